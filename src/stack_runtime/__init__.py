@@ -1,0 +1,6 @@
+"""stack-runtime: a Python host for integrator.io extension functions."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,163 @@
+"""The ``stack-runtime`` command."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .loader import ExtensionLoadError
+from .settings import ENV, Settings, SettingsError, load_settings
+
+__all__ = ["main"]
+
+_DESCRIPTION = """\
+Host integrator.io extension functions (hooks, wrappers, installers, settings
+pages) written in Python, for a server stack or an AWS Lambda stack.
+
+Settings come from flags, then the environment, then a .env file in the
+working directory, then defaults."""
+
+_ENV_HELP = f"""\
+environment:
+  {ENV["system_token"]:<44} the stack's system token (required by serve)
+  {ENV["previous_system_token"]:<44} also accepted, while a token is rotated
+  {ENV["extensions_dir"]:<44} extensions folder (default ./extensions)
+  {ENV["port"]:<44} port, when --port is not given (default 8080)
+  {ENV["host"]:<44} address to listen on
+  {ENV["workers"]:<44} worker processes (default: one per CPU)
+  {ENV["threads"]:<44} threads per worker for def functions (default 64)
+  {ENV["call_timeout"]:<44} seconds a call may run (default 300)
+  {ENV["log_level"]:<44} debug, info, warning or error (default info)
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extensions",
+        metavar="DIR",
+        dest="extensions_dir",
+        help="extensions folder (default ./extensions)",
+    )
+    parser.add_argument("--host", help="address to listen on")
+    parser.add_argument("--port", type=int, help="port to listen on (default $PORT, else 8080)")
+    parser.add_argument(
+        "--call-timeout", type=float, metavar="SECONDS", help="per-call limit (default 300)"
+    )
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stack-runtime",
+        description=_DESCRIPTION,
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the production server stack host (gunicorn with uvicorn workers)",
+        description="Run the server stack host: gunicorn's master in this process, uvicorn "
+        "workers, every extension imported once before the workers start. Needs "
+        f"{ENV['system_token']}.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(serve)
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: one per CPU)"
+    )
+    serve.add_argument(
+        "--threads", type=int, metavar="N", help="threads per worker for def functions (default 64)"
+    )
+
+    dev = commands.add_parser(
+        "dev",
+        help="run a local development server that reloads when an extension changes",
+        description="Run one local server process for writing extensions: it restarts when a "
+        "file in the extensions folder changes, listens on 127.0.0.1 unless --host says "
+        "otherwise, and makes up and prints a system token when none is set.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(dev)
+    return parser
+
+
+def _settings(args: argparse.Namespace, defaults: Settings | None = None, **extra: Any) -> Settings:
+    flags = {
+        "extensions_dir": args.extensions_dir,
+        "host": args.host,
+        "port": args.port,
+        "call_timeout": args.call_timeout,
+        "log_level": args.log_level,
+        **extra,
+    }
+    return load_settings(flags, defaults=defaults)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .host import build_app
+    from .logs import configure_logging
+    from .server import GunicornHost
+
+    settings = _settings(args, workers=args.workers, threads=args.threads)
+    if not settings.system_tokens:
+        print(
+            f"stack-runtime serve: no system token. Set {ENV['system_token']} in the environment "
+            "or in .env to the system token of the integrator.io stack.",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_level)
+    app = build_app(settings)
+    GunicornHost(app, settings).run()
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from .dev import run_dev
+
+    settings = _settings(args, defaults=Settings(host="127.0.0.1"))
+    if not settings.system_tokens:
+        token = secrets.token_urlsafe(24)
+        settings = settings.with_tokens(token)
+        print(
+            f"stack-runtime dev: no {ENV['system_token']} set; using this token:\n  {token}",
+            file=sys.stderr,
+        )
+    print(
+        f"stack-runtime dev: serving {settings.extensions_dir} on http://{settings.host}:{settings.port}",
+        file=sys.stderr,
+    )
+    run_dev(settings)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "dev":
+            return _dev(args)
+    except SettingsError as exc:
+        print(f"stack-runtime {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ExtensionLoadError as exc:
+        print(f"stack-runtime {args.command}: cannot load extensions: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

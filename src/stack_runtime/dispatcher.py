@@ -1,0 +1,287 @@
+"""The transport-free core: an envelope in, a result or errors out.
+
+The HTTP app, the Lambda handler and ``stack-runtime invoke`` are faces over
+:class:`Dispatcher`. It validates the envelope exactly as the reference does
+(collecting every error it finds, in the reference's order), resolves the
+function, converts the export dates, runs the call and checks the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from collections.abc import Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from . import errors
+from .errors import CallFailure, ErrorItem
+from .jsvalues import js_string, truthy
+from .loader import ExtensionFunction, ExtensionModule, Extensions, namespace_attribute
+from .logs import kv, logger, request_id, trace_id
+from .results import encode_result
+
+__all__ = ["Dispatcher", "Outcome", "PreparedCall", "to_datetime", "DEFAULT_CALL_TIMEOUT"]
+
+#: Default per-call limit in seconds, just under the reference's 315 s request timeout.
+DEFAULT_CALL_TIMEOUT = 300.0
+
+_MISSING = object()
+_DATE_FIELDS = ("lastExportDateTime", "currentExportDateTime")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to one envelope: HTTP status and JSON body (empty for ``None``)."""
+
+    status: int
+    body: bytes
+    failure: CallFailure | None = None
+    result: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """A validated, resolved call, ready to run."""
+
+    function: ExtensionFunction
+    options: Any
+    max_response_size: Any
+    name: str
+
+    @property
+    def is_async(self) -> bool:
+        """True for an ``async def`` function, which is awaited on the event loop."""
+        return inspect.iscoroutinefunction(self.function)
+
+
+def to_datetime(value: Any) -> Any:
+    """An export date from the envelope as a timezone-aware ``datetime``.
+
+    ISO 8601 strings (``Z`` or an offset; no offset means UTC) and epoch
+    milliseconds are converted. A value that cannot be read is returned unchanged
+    (the reference would turn it into an invalid date and lose it).
+    """
+    if isinstance(value, bool):
+        return value
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.strip())
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    logger.warning(kv(logName="unparsableExportDate", value=repr(value)[:100]))
+    return value
+
+
+def _fail(*items: ErrorItem, status: int = 422) -> Outcome:
+    failure = CallFailure(status, tuple(items))
+    return Outcome(status, failure.body(), failure)
+
+
+def exception_error(exc: BaseException) -> ErrorItem:
+    """The 422 entry for a raised exception: its ``code`` (else class name) and ``str``."""
+    code = getattr(exc, "code", None)
+    if not truthy(code) or not isinstance(code, (str, int, float)):
+        code = type(exc).__name__
+    return ErrorItem(code, str(exc), message_first=True)
+
+
+def _log_invoked(envelope: Mapping[str, Any], options: Any) -> None:
+    type_value = envelope.get("type")
+    fields: dict[str, Any] = {
+        "logName": "callFunctionInvoked",
+        "type": type_value,
+        "function": envelope.get("function"),
+        "_connectorId": envelope.get("_connectorId"),
+    }
+    if isinstance(options, dict):
+        fields["_integrationId"] = options.get("_integrationId")
+        if type_value in ("hook", "wrapper"):
+            for key in ("_flowId", "_exportId", "_importId"):
+                fields[key] = options.get(key)
+            connection = options.get("connection")
+            if type_value == "wrapper" and isinstance(connection, dict):
+                fields["_connectionId"] = connection.get("_id")
+            else:
+                fields["_connectionId"] = options.get("_connectionId")
+    fields["_reqId"] = request_id.get()
+    fields["traceId"] = trace_id.get()
+    logger.info(kv(**fields))
+
+
+class Dispatcher:
+    """Validate, resolve and run extension calls against loaded :class:`Extensions`.
+
+    ``def`` functions run on ``executor`` (a thread pool), never on the event
+    loop; ``async def`` functions are awaited. A call that runs longer than
+    ``call_timeout`` seconds is answered with a ``function_timeout`` error.
+    """
+
+    def __init__(
+        self,
+        extensions: Extensions,
+        *,
+        executor: Executor | None = None,
+        call_timeout: float | None = DEFAULT_CALL_TIMEOUT,
+    ) -> None:
+        self.extensions = extensions
+        self.call_timeout = call_timeout
+        self._executor = executor
+
+    @property
+    def executor(self) -> Executor:
+        """The thread pool for ``def`` functions (created on first use)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(thread_name_prefix="extension")
+        return self._executor
+
+    # -- validation and resolution ------------------------------------------------
+
+    def _module(
+        self, envelope: Mapping[str, Any]
+    ) -> tuple[ExtensionModule | None, list[ErrorItem]]:
+        if truthy(envelope.get("diy")):
+            if self.extensions.diy is None:
+                return None, [errors.DIY_NOT_CONFIGURED]
+            return self.extensions.diy, []
+        connector_id = envelope.get("_connectorId")
+        if truthy(connector_id):
+            key = connector_id if isinstance(connector_id, str) else js_string(connector_id)
+            module = self.extensions.connectors.get(key)
+            return module, [] if module is not None else [errors.CONNECTOR_NOT_CONFIGURED]
+        return None, [errors.DIY_OR_CONNECTOR_REQUIRED]
+
+    def prepare(self, envelope: Mapping[str, Any]) -> PreparedCall | Outcome:
+        """Validate and resolve ``envelope``; a ready call or the failing :class:`Outcome`."""
+        options = envelope.get("options")
+        _log_invoked(envelope, options)
+        module, problems = self._module(envelope)
+        name = envelope.get("function")
+        if not truthy(name):
+            problems.append(errors.FUNCTION_MISSING)
+        elif not isinstance(name, str):
+            problems.append(errors.FUNCTION_NOT_STRING)
+        if not truthy(options):
+            problems.append(errors.OPTIONS_MISSING)
+        if problems:
+            return _fail(*problems)
+        assert module is not None and isinstance(name, str)
+
+        type_value = envelope.get("type", _MISSING)
+        if type_value is not _MISSING and truthy(type_value):
+            type_text = js_string(type_value)
+            namespace = module.namespace(namespace_attribute(type_text))
+            if namespace is None:
+                logger.info(kv(logName="objectNotFound", module=module.label, type=type_text))
+                return _fail(errors.object_not_found(type_text))
+        else:
+            namespace = module.module
+        function = module.function(namespace, name)
+        if function is None:
+            logger.warning(
+                kv(
+                    logName="functionNotFound",
+                    module=module.label,
+                    type=envelope.get("type"),
+                    function=name,
+                    available=" ".join(module.function_names(namespace)) or "(none)",
+                )
+            )
+            return _fail(errors.INVALID_FUNCTION)
+
+        if isinstance(options, dict):
+            for key in _DATE_FIELDS:
+                if truthy(options.get(key)):
+                    options[key] = to_datetime(options[key])
+        return PreparedCall(function, options, envelope.get("maxResponseSize"), name)
+
+    # -- the call -------------------------------------------------------------------
+
+    def finish(self, call: PreparedCall, result: Any) -> Outcome:
+        """Check and serialize a returned ``result``."""
+        encoded = encode_result(result, call.max_response_size)
+        if isinstance(encoded, ErrorItem):
+            logger.warning(
+                kv(
+                    logName="invalidResponse",
+                    function=call.name,
+                    code=encoded.code,
+                    resultType=type(result).__name__,
+                )
+            )
+            return _fail(encoded)
+        return Outcome(200, encoded, None, result)
+
+    def failed(self, call: PreparedCall, exc: BaseException) -> Outcome:
+        """The 422 for a function that raised; the traceback goes to the log only."""
+        logger.error(
+            kv(logName="functionFailed", function=call.name, error=f"{type(exc).__name__}: {exc}"),
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        return _fail(exception_error(exc))
+
+    def timed_out(self, call: PreparedCall) -> Outcome:
+        """The 422 for a call that ran past ``call_timeout``."""
+        limit = js_string(self.call_timeout)
+        logger.error(kv(logName="functionTimeout", function=call.name, limitSeconds=limit))
+        return _fail(
+            ErrorItem(
+                "function_timeout",
+                f"The function {call.name} did not finish within {limit} seconds.",
+                message_first=True,
+            )
+        )
+
+    async def run(self, call: PreparedCall) -> Outcome:
+        """Run a prepared call on the event loop (``async``) or the thread pool (``def``)."""
+        try:
+            if call.is_async:
+                awaitable = call.function(call.options)
+            else:
+                loop = asyncio.get_running_loop()
+                context = contextvars.copy_context()
+                awaitable = loop.run_in_executor(
+                    self.executor, context.run, call.function, call.options
+                )
+            result = await asyncio.wait_for(awaitable, self.call_timeout)
+            if inspect.isawaitable(result):  # a def that returned a coroutine
+                result = await asyncio.wait_for(result, self.call_timeout)
+        except TimeoutError:
+            return self.timed_out(call)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            return self.failed(call, exc)
+        return self.finish(call, result)
+
+    def run_sync(self, call: PreparedCall) -> Outcome:
+        """Run a prepared call in the calling thread (the Lambda and CLI faces)."""
+        try:
+            result = call.function(call.options)
+            if inspect.isawaitable(result):
+                result = asyncio.run(asyncio.wait_for(result, self.call_timeout))
+        except TimeoutError:
+            return self.timed_out(call)
+        except BaseException as exc:
+            return self.failed(call, exc)
+        return self.finish(call, result)
+
+    async def dispatch(self, envelope: Mapping[str, Any]) -> Outcome:
+        """Validate, resolve and run ``envelope`` (for an event loop)."""
+        prepared = self.prepare(envelope)
+        if isinstance(prepared, Outcome):
+            return prepared
+        return await self.run(prepared)
+
+    def dispatch_sync(self, envelope: Mapping[str, Any]) -> Outcome:
+        """Validate, resolve and run ``envelope`` in the calling thread."""
+        prepared = self.prepare(envelope)
+        if isinstance(prepared, Outcome):
+            return prepared
+        return self.run_sync(prepared)

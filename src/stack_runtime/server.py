@@ -1,0 +1,62 @@
+"""``stack-runtime serve``: gunicorn's master in this process, uvicorn workers.
+
+The app (and with it every extension) is built before gunicorn starts, so an
+extension that fails to import stops start-up with its file and line, and the
+workers fork with the extensions already imported.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .app import StackApp
+from .settings import Settings
+
+__all__ = ["GunicornHost", "gunicorn_options"]
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """gunicorn settings for a server stack host.
+
+    - ``keepalive`` 301 s: idle connections outlive a load balancer's (nginx's
+      upstream keep-alive is the shorter one), as in the reference.
+    - ``graceful_timeout``: a drain waits for the longest call (``call_timeout``)
+      plus a margin before workers are killed.
+    - ``timeout``: a worker whose event loop is stuck past the call limit is replaced.
+    - the control socket is off: several hosts on one machine would share it.
+    """
+    workers = settings.workers or os.cpu_count() or 1
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return {
+        "bind": [f"{host}:{settings.port}"],
+        "workers": workers,
+        "worker_class": "uvicorn_worker.UvicornWorker",
+        "keepalive": settings.keepalive,
+        "graceful_timeout": settings.graceful_timeout,
+        "timeout": settings.graceful_timeout,
+        "preload_app": True,
+        "control_socket_disable": True,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": settings.log_level,
+        "proc_name": "stack-runtime",
+    }
+
+
+class GunicornHost(BaseApplication):  # type: ignore[misc]
+    """gunicorn embedded: options from :func:`gunicorn_options`, the prebuilt app."""
+
+    def __init__(self, app: StackApp, settings: Settings) -> None:
+        self.application = app
+        self.options = gunicorn_options(settings)
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> StackApp:
+        return self.application
