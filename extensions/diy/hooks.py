@@ -46,7 +46,9 @@ def preSavePage(options: dict[str, Any]) -> dict[str, Any]:
             continue
         enriched = dict(record, email=email, fullName=full_name(record), region=_REGION)
         if since is not None:
-            enriched["changedSinceLastExport"] = str(record.get("updatedAt", "")) > since.isoformat()
+            enriched["changedSinceLastExport"] = (
+                str(record.get("updatedAt", "")) > since.isoformat()
+            )
         kept.append(enriched)
     return {"data": kept, "errors": errors, "abort": False, "newErrorsAndRetryData": []}
 
@@ -66,11 +68,7 @@ def postMap(options: dict[str, Any]) -> list[dict[str, Any]]:
     for index, record in enumerate(options.get("postMapData") or options.get("data") or []):
         if not record or not record.get("email"):
             out.append(
-                {
-                    "errors": [
-                        {"code": "missing_email", "message": f"Record {index} has no email."}
-                    ]
-                }
+                {"errors": [{"code": "missing_email", "message": f"Record {index} has no email."}]}
             )
         else:
             out.append({"data": record})

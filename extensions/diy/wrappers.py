@@ -65,4 +65,4 @@ def import_(options: dict[str, Any]) -> list[dict[str, Any]]:
 # ``import`` is a Python keyword, so the function is defined as ``import_`` and
 # exposed under integrator.io's name here.
 globals()["import"] = import_
-__all__ = ["ping", "export", "import", "import_"]
+__all__ = ["ping", "export", "import", "import_"]  # noqa: F822

@@ -43,6 +43,7 @@ def _error_body(code: str, message: str) -> bytes:
 _TOO_LARGE_BODY = _error_body(
     "payload_too_large", f"The request body is larger than the limit of {MAX_BODY_BYTES} bytes."
 )
+_NOT_ALLOWED_BODY = _error_body("method_not_allowed", "Use POST for /function.")
 _NOT_OBJECT_BODY = _error_body("invalid_body", "The request body must be a JSON object.")
 
 
@@ -87,8 +88,11 @@ class StackApp:
         trace_token = trace_id.set(trace.decode("latin-1") if trace else None)
         status = 500
         try:
-            if scope["path"] == "/function" and scope["method"] == "POST":
-                status = await self.function(scope, headers, receive, send)
+            if scope["path"] == "/function":
+                if scope["method"] == "POST":
+                    status = await self.function(scope, headers, receive, send)
+                else:
+                    status = await _respond(send, 405, _NOT_ALLOWED_BODY, allow=b"POST")
             else:
 
                 async def send_and_note(message: Message) -> None:
@@ -246,8 +250,12 @@ async def _read_body(receive: Receive) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes, *, close: bool = False) -> int:
+async def _respond(
+    send: Send, status: int, body: bytes, *, close: bool = False, allow: bytes | None = None
+) -> int:
     headers = [(b"content-type", _JSON_TYPE), (b"content-length", str(len(body)).encode())]
+    if allow:
+        headers.append((b"allow", allow))
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})

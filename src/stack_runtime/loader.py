@@ -108,8 +108,8 @@ class ExtensionModule:
         if inspect.isclass(value):
             return value if self._ours(value.__module__) else None
         if _is_routine(value):
-            # A function used as a namespace exists, but exposes nothing.
-            return value
+            # The extension's own function used as a namespace exists, but exposes nothing.
+            return value if self._ours(getattr(value, "__module__", None)) else None
         return value if self._ours(type(value).__module__) else None
 
     def function(self, namespace: Any, name: str) -> ExtensionFunction | None:

@@ -22,7 +22,7 @@ def pre_save_page(options: dict[str, Any]) -> dict[str, Any]:
 hooks = {"preSavePage": pre_save_page}
 
 
-class installer:  # noqa: N801 - integrator.io's namespace name
+class installer:
     """Install, update and edition changes of the integration app."""
 
     @staticmethod

@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh clone:
+#   make run    start the local server on the bundled example extensions
+#   make test   run the test suite
+# Both create .venv and install the project into it first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+INTEGRATOR_EXTENSION_SYSTEM_TOKEN ?= local-dev-token
+export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
+
+.PHONY: run serve test lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## local dev server on ./extensions, reloads on change
+	$(BIN)/stack-runtime dev --host $(HOST) --port $(PORT)
+
+serve: $(STAMP)  ## the production server (gunicorn + uvicorn workers) on ./extensions
+	$(BIN)/stack-runtime serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff (lint and format check) and mypy --strict
+	$(BIN)/ruff check src tests extensions
+	$(BIN)/ruff format --check src tests extensions
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests extensions
+	$(BIN)/ruff format src tests extensions
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import math
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from stack_runtime import errors
+from stack_runtime.results import DEFAULT_MAX_RESPONSE_SIZE, encode_result, response_limit
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 1
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+
+class Text(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"a": [1, 2.5, "x", True, None, {"b": []}]},
+        [],
+        "text",
+        0,
+        False,
+        [[[[{"deep": 1}]]]],
+    ],
+)
+def test_plain_json_is_encoded(result: Any) -> None:
+    encoded = encode_result(result)
+    assert isinstance(encoded, bytes) and encoded
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        datetime.datetime.now(),
+        {"d": datetime.date.today()},
+        (1, 2),
+        [{"t": (1,)}],
+        {1, 2},
+        Color.RED,
+        [Level.HIGH],
+        uuid.uuid4(),
+        Point(1),
+        Decimal("1.5"),
+        b"bytes",
+        {1: "int key"},
+        [Text("subclass")],
+        object(),
+        len,
+    ],
+)
+def test_everything_else_is_refused(result: Any) -> None:
+    assert encode_result(result) == errors.NOT_SERIALIZABLE
+
+
+def test_cycles_are_refused_not_looped() -> None:
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    assert encode_result(cycle) == errors.NOT_SERIALIZABLE
+
+
+def test_none_is_empty_body() -> None:
+    assert encode_result(None) == b""
+
+
+def test_nan_is_null() -> None:
+    assert encode_result([math.nan, math.inf]) == b"[null,null]"
+
+
+def test_limit_is_inclusive_and_message_uses_given_value() -> None:
+    assert encode_result("xxx", 5) == b'"xxx"'
+    error = encode_result("xxxx", 5)
+    assert isinstance(error, errors.ErrorItem)
+    assert error.message == "response stream exceeded limit of 5 bytes."
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit"),
+    [
+        (None, DEFAULT_MAX_RESPONSE_SIZE),
+        (0, DEFAULT_MAX_RESPONSE_SIZE),
+        ("abc", DEFAULT_MAX_RESPONSE_SIZE),
+        (10, 10),
+        ("10", 10),
+        (True, DEFAULT_MAX_RESPONSE_SIZE),
+    ],
+)
+def test_response_limit(raw: Any, limit: int) -> None:
+    assert response_limit(raw)[0] == limit

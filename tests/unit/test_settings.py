@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stack_runtime.settings import Settings, SettingsError, load_settings
+
+
+def test_precedence_flags_env_dotenv_defaults(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "PORT=7000\nSTACK_THREADS=5\nSTACK_WORKERS=3\nINTEGRATOR_EXTENSION_SYSTEM_TOKEN=dot\n"
+    )
+    env = {"PORT": "7500", "STACK_THREADS": "9"}
+    settings = load_settings({"port": 8000}, environ=env, dotenv_path=dotenv)
+    assert settings.port == 8000  # flag
+    assert settings.threads == 9  # environment over .env
+    assert settings.workers == 3  # .env
+    assert settings.system_tokens == ("dot",)
+    assert settings.call_timeout == Settings().call_timeout  # default
+
+
+def test_rotation_tokens() -> None:
+    env = {
+        "INTEGRATOR_EXTENSION_SYSTEM_TOKEN": "new",
+        "INTEGRATOR_EXTENSION_SYSTEM_TOKEN_PREVIOUS": "old",
+    }
+    assert load_settings(environ=env, dotenv_path=None).system_tokens == ("new", "old")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "abc"}, "PORT"),
+        ({"PORT": "70000"}, "65535"),
+        ({"STACK_THREADS": "0"}, "STACK_THREADS"),
+        ({"STACK_LOG_LEVEL": "loud"}, "log level"),
+    ],
+)
+def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=env, dotenv_path=None)
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Settings().port = 1  # type: ignore[misc]
