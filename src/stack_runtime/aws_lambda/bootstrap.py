@@ -1,0 +1,77 @@
+"""The runtime entry point: AWS's runtime client, with the raw client context kept.
+
+``python -m stack_runtime.aws_lambda [HANDLER]`` runs AWS's own runtime loop
+(``awslambdaric``'s ``bootstrap.run``: init, ``/invocation/next``, the handler,
+``/response`` or ``/error``, init errors, SnapStart hooks) with one change: its
+runtime client is a subclass that records each invocation's
+``Lambda-Runtime-Client-Context`` header before the runtime client parses it
+and drops integrator.io's envelope keys. The handler reads the header back
+(:mod:`stack_runtime.aws_lambda.invocation`).
+
+It needs ``awslambdaric`` 4 (whose ``bootstrap.run`` takes a runtime client).
+``HANDLER`` defaults to ``$_HANDLER``, then ``stack_runtime.aws_lambda.handler``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .invocation import capture
+
+__all__ = ["DEFAULT_HANDLER", "WRAPPER_NAME", "main"]
+
+#: The handler to configure on the function (contract.md).
+DEFAULT_HANDLER = "stack_runtime.aws_lambda.handler"
+
+#: The wrapper script at the root of the deployment zip, which starts :func:`main`.
+WRAPPER_NAME = "stack-runtime-lambda"
+
+
+def _runtime_client_class() -> type[Any]:
+    from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
+
+    class ClientContextKeepingClient(LambdaRuntimeClient):  # type: ignore[misc]
+        """AWS's runtime client, recording each invocation's raw client context."""
+
+        def wait_next_invocation(self) -> Any:
+            request = super().wait_next_invocation()
+            capture.record(request.invoke_id, request.client_context)
+            return request
+
+    return ClientContextKeepingClient
+
+
+def _fail(message: str) -> int:
+    print(f"stack-runtime lambda: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the Lambda runtime loop; returns only when it cannot start."""
+    args = list(sys.argv if argv is None else argv)
+    handler = args[1] if len(args) > 1 else os.environ.get("_HANDLER") or DEFAULT_HANDLER
+    api_address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not api_address:
+        return _fail(
+            "AWS_LAMBDA_RUNTIME_API is not set: this entry point runs inside a Lambda "
+            "execution environment (or next to a Runtime API emulator)."
+        )
+    if os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY"):
+        return _fail(
+            "AWS_LAMBDA_MAX_CONCURRENCY is set: multi-concurrent execution environments "
+            "(Lambda Managed Instances) are not supported; use on-demand Lambda."
+        )
+    try:
+        from awslambdaric import bootstrap
+        from awslambdaric.lambda_config import LambdaConfigProvider
+    except ImportError as exc:
+        return _fail(f"AWS's runtime client is missing ({exc}); install awslambdaric>=4,<5.")
+
+    use_thread = LambdaConfigProvider([args[0] if args else "", handler]).use_thread_polling
+    client = _runtime_client_class()(api_address, use_thread)
+    capture.activate()
+    bootstrap.run(handler, client)
+    return 0  # pragma: no cover - bootstrap.run serves until the process ends
