@@ -110,3 +110,10 @@ def test_entry_point_refuses_multi_concurrency() -> None:
     result = entry_without_lambda(AWS_LAMBDA_MAX_CONCURRENCY="4")
     assert result.returncode == 2
     assert "Lambda Managed Instances" in result.stderr
+
+
+def test_entry_point_help() -> None:
+    result = subprocess.run([*ENTRY[:3], "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "usage: python -m stack_runtime.aws_lambda [HANDLER]" in result.stdout
+    assert "AWS_LAMBDA_EXEC_WRAPPER=/var/task/stack-runtime-lambda" in result.stdout

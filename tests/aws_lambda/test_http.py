@@ -122,3 +122,22 @@ def test_the_http_face_is_imported_only_when_an_http_event_arrives(tmp_path: Pat
         loaded = json.loads(http(runtime, event)["body"])
         assert {"starlette", "mangum"} <= set(loaded)
         assert not {"uvicorn", "gunicorn", "pydantic", "requests"} & set(loaded)
+
+
+def test_http_events_and_async_direct_invokes_interleave(http_runtime: LambdaRuntime) -> None:
+    """A direct invoke of an ``async def`` runs its own event loop; HTTP events still work."""
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    for _ in range(2):
+        response = http(
+            http_runtime, function_url_event("/function", body=ENVELOPE, headers=headers)
+        )
+        assert response["statusCode"] == 200, response
+        direct = http_runtime.invoke(
+            {"data": [3]}, {"diy": True, "type": "hook", "function": "asyncEcho"}
+        )
+        assert direct.json() == {"async": True, "data": [3]}
+    async_envelope = {**ENVELOPE, "function": "asyncEcho"}
+    response = http(
+        http_runtime, function_url_event("/function", body=async_envelope, headers=headers)
+    )
+    assert json.loads(response["body"]) == {"async": True, "data": [1, 2]}

@@ -30,6 +30,17 @@ DEFAULT_HANDLER = "stack_runtime.aws_lambda.handler"
 WRAPPER_NAME = "stack-runtime-lambda"
 
 
+_USAGE = f"""\
+usage: python -m stack_runtime.aws_lambda [HANDLER]
+
+The Lambda runtime entry point of stack-runtime: AWS's runtime client
+(awslambdaric), keeping the client context that integrator.io sends.
+HANDLER defaults to $_HANDLER, then {DEFAULT_HANDLER}.
+Runs inside a Lambda execution environment (AWS_LAMBDA_RUNTIME_API must be
+set). On a managed Python runtime, set
+AWS_LAMBDA_EXEC_WRAPPER=/var/task/{WRAPPER_NAME} instead of running it yourself."""
+
+
 def _runtime_client_class() -> type[Any]:
     from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
 
@@ -52,6 +63,9 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the Lambda runtime loop; returns only when it cannot start."""
     args = list(sys.argv if argv is None else argv)
+    if len(args) > 1 and args[1] in ("-h", "--help"):
+        print(_USAGE)
+        return 0
     handler = args[1] if len(args) > 1 else os.environ.get("_HANDLER") or DEFAULT_HANDLER
     api_address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not api_address:

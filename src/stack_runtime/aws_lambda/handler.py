@@ -72,7 +72,10 @@ class LambdaHandler:
         token = request_id.set(aws_request_id or new_request_id())
         try:
             raw = self.client_contexts.raw_for(aws_request_id)
-            dropped = not self.client_contexts.active and context.client_context is not None
+            dropped = (
+                not self.client_contexts.active
+                and getattr(context, "client_context", None) is not None
+            )
             invocation = classify(event, parse_client_context(raw), context_dropped=dropped)
             if invocation.kind == "http":
                 return self.http_face(event, context)

@@ -7,6 +7,7 @@ arrives, so direct invokes never pay for Starlette or Mangum.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from ..dispatcher import Dispatcher
 from ..logs import kv, logger
 from ..state import HostState
 
-__all__ = ["LambdaHostState", "build_http_face"]
+__all__ = ["HttpFace", "LambdaHostState", "build_http_face"]
 
 
 class LambdaHostState(HostState):
@@ -34,6 +35,24 @@ class LambdaHostState(HostState):
         logger.info(kv(logName="stopServerIgnored", reason="Lambda manages execution environments"))
 
 
+class HttpFace:
+    """Mangum over the ASGI app, on an event loop of its own.
+
+    Mangum runs each event on the thread's current event loop. A direct invoke
+    of an ``async def`` function runs (and then unsets) a loop of its own, so
+    the face makes its loop current again before every event.
+    """
+
+    def __init__(self, app: StackApp) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.adapter = Mangum(app, lifespan="off")
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        asyncio.set_event_loop(self.loop)
+        return self.adapter(event, context)
+
+
 def build_http_face(
     dispatcher: Dispatcher, tokens: tuple[str, ...]
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -47,4 +66,4 @@ def build_http_face(
             )
         )
     app = StackApp(dispatcher, TokenChecker(tokens), LambdaHostState())
-    return Mangum(app, lifespan="off")
+    return HttpFace(app)

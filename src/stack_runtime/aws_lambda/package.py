@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,7 +168,7 @@ def _install_wheels(
             + "Every dependency must come as a wheel (Lambda cannot build from source): "
             "choose a version that has one, or build the wheel for this platform yourself."
         )
-    tail = "\n".join(line for line in output.strip().splitlines()[-15:])
+    tail = "\n".join(output.strip().splitlines()[-15:])
     raise PackageError(f"pip could not install the dependencies for {target.describe()}:\n{tail}")
 
 
@@ -197,20 +197,23 @@ def _write_zip(staging: Path, output: Path, executables: set[str]) -> tuple[int,
     count = size = 0
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for folder, dirs, names in os.walk(staging):
-            dirs.sort()
-            for name in sorted(names):
-                path = Path(folder) / name
-                relative = path.relative_to(staging).as_posix()
-                info = zipfile.ZipInfo(relative, _ZIP_DATE)
-                mode = 0o755 if relative in executables else 0o644
-                info.external_attr = (0o100000 | mode) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, path.read_bytes())
-                count += 1
-                size += path.stat().st_size
-    partial.replace(output)
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+            for folder, dirs, names in os.walk(staging):
+                dirs.sort()
+                for name in sorted(names):
+                    path = Path(folder) / name
+                    relative = path.relative_to(staging).as_posix()
+                    info = zipfile.ZipInfo(relative, _ZIP_DATE)
+                    mode = 0o755 if relative in executables else 0o644
+                    info.external_attr = (0o100000 | mode) << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(info, path.read_bytes())
+                    count += 1
+                    size += path.stat().st_size
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     return count, size
 
 
@@ -219,13 +222,19 @@ def build_package(
     output: Path,
     target: LambdaTarget,
     requirement_file: Path | None = None,
+    progress: Callable[[str], object] | None = None,
 ) -> PackageReport:
-    """Build the deployment zip at ``output``; raises :class:`PackageError` on any problem."""
+    """Build the deployment zip at ``output``; raises :class:`PackageError` on any problem.
+
+    ``progress`` is told what is going on before the slow steps.
+    """
     _check_extensions(extensions)
     if requirement_file is not None and not requirement_file.is_file():
         raise PackageError(f"requirements file not found: {requirement_file}")
     import stack_runtime
 
+    if progress is not None:
+        progress(f"collecting wheels for {target.describe()} ...")
     with tempfile.TemporaryDirectory(prefix="stack-runtime-lambda-") as temp:
         staging = Path(temp) / "package"
         staging.mkdir()

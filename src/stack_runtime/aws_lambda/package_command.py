@@ -67,6 +67,10 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
 
 
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``package-lambda`` with parsed ``args``; returns the exit status.
 
@@ -76,7 +80,6 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         target = LambdaTarget(args.arch, args.python_version)
-        print(f"collecting wheels for {target.describe()} ...", file=sys.stderr, flush=True)
         report = build_package(settings.extensions_dir, args.output, target, args.requirement)
     except (TargetError, PackageError) as exc:
         print(f"stack-runtime package-lambda: {exc}", file=sys.stderr)
