@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stack_runtime.aws_lambda.bootstrap import add_layer_paths
 from stack_runtime.aws_lambda.config import LambdaConfig, LambdaConfigError
 from stack_runtime.aws_lambda.envelope import classify, is_http_event, parse_client_context
 from stack_runtime.aws_lambda.invocation import ClientContextCapture
@@ -141,3 +143,14 @@ def test_lambda_requirements_carry_the_project_version_ranges() -> None:
     assert "orjson>=3.10" in requirements
     assert any(r.startswith("awslambdaric") and "<5" in r and ">=4" in r for r in requirements)
     assert not any(";" in r for r in requirements)
+
+
+def test_layer_folders_go_after_the_package(tmp_path: Path) -> None:
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (tmp_path / "python" / "lib" / version / "site-packages").mkdir(parents=True)
+    before = list(sys.path)
+    added = add_layer_paths(str(tmp_path))
+    assert added == [f"{tmp_path}/python", f"{tmp_path}/python/lib/{version}/site-packages"]
+    assert sys.path == before + added
+    assert add_layer_paths(str(tmp_path)) == []
+    assert add_layer_paths(str(tmp_path / "none")) == []

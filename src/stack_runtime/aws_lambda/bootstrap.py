@@ -21,7 +21,7 @@ from typing import Any
 
 from .invocation import capture
 
-__all__ = ["DEFAULT_HANDLER", "WRAPPER_NAME", "main"]
+__all__ = ["DEFAULT_HANDLER", "WRAPPER_NAME", "add_layer_paths", "main"]
 
 #: The handler to configure on the function (contract.md).
 DEFAULT_HANDLER = "stack_runtime.aws_lambda.handler"
@@ -55,6 +55,23 @@ def _runtime_client_class() -> type[Any]:
     return ClientContextKeepingClient
 
 
+def add_layer_paths(layers: str = "/opt") -> list[str]:
+    """Put the Python folders of the function's Lambda layers on ``sys.path``.
+
+    A managed runtime imports from ``python/`` and
+    ``python/lib/pythonX.Y/site-packages`` of its layers (extracted to
+    ``/opt``); started through the wrapper script, this entry point does the
+    same, after the deployment package. Returns the folders it added.
+    """
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    added = []
+    for folder in (f"{layers}/python", f"{layers}/python/lib/{version}/site-packages"):
+        if os.path.isdir(folder) and folder not in sys.path:
+            sys.path.append(folder)
+            added.append(folder)
+    return added
+
+
 def _fail(message: str) -> int:
     print(f"stack-runtime lambda: {message}", file=sys.stderr)
     return 2
@@ -84,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as exc:
         return _fail(f"AWS's runtime client is missing ({exc}); install awslambdaric>=4,<5.")
 
+    add_layer_paths()
     use_thread = LambdaConfigProvider([args[0] if args else "", handler]).use_thread_polling
     client = _runtime_client_class()(api_address, use_thread)
     capture.activate()
