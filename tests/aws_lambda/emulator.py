@@ -79,7 +79,6 @@ class RuntimeApiEmulator:
         self._ids = itertools.count(1)
         self._closed = threading.Event()
         self.init_errors: queue.Queue[Answer] = queue.Queue()
-        self.polls = 0
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,7 +92,6 @@ class RuntimeApiEmulator:
                 if self.path != f"{PREFIX}/invocation/next":
                     self._reply(404, b'{"errorMessage":"not found"}')
                     return
-                emulator.polls += 1
                 while not emulator._closed.is_set():
                     try:
                         pending = emulator._queue.get(timeout=0.2)
