@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .aws_lambda.package_command import add_command as add_package_lambda
 from .loader import ExtensionLoadError
 from .settings import ENV, Settings, SettingsError, load_settings
 
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(dev)
+    add_package_lambda(commands)
     return parser
 
 
@@ -148,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "dev":
             return _dev(args)
+        if args.command == "package-lambda":
+            from .aws_lambda.package_command import run_command
+
+            return run_command(args, load_settings({"extensions_dir": args.extensions_dir}))
     except SettingsError as exc:
         print(f"stack-runtime {args.command}: {exc}", file=sys.stderr)
         return 2
