@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(dev)
+
+    from .invoke import add_invoke_parser
+    from .scaffold import add_init_parser
+
+    add_invoke_parser(commands)
+    add_init_parser(commands)
     return parser
 
 
@@ -148,6 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "dev":
             return _dev(args)
+        if args.command == "invoke":
+            from .invoke import run_invoke
+
+            return run_invoke(args)
+        if args.command == "init":
+            from .scaffold import run_init
+
+            return run_init(args)
     except SettingsError as exc:
         print(f"stack-runtime {args.command}: {exc}", file=sys.stderr)
         return 2
