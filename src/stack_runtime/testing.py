@@ -15,7 +15,10 @@ also be made by hand (``Stack.load("extensions")``) for other test runners::
 Each call goes through the real dispatcher: the envelope is checked, the
 function resolved as the server resolves it, the options make a JSON round trip,
 the result is checked for plain JSON data and against ``maxResponseSize``, and a
-failure is the 422 integrator.io would get.
+failure is the 422 integrator.io would get. :meth:`Stack.call` then checks the
+result's shape for the function's kind (:mod:`stack_runtime.shapes`): a preMap
+that answers a dict, or two entries for three records, fails the test with
+:class:`ResultShapeError`.
 """
 
 from __future__ import annotations
@@ -30,9 +33,17 @@ import orjson
 from .dispatcher import DEFAULT_CALL_TIMEOUT, Outcome
 from .local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
 from .samples import SampleError, options_for
+from .shapes import shape_problems
 from .types import Record
 
-__all__ = ["CallResult", "ExtensionCallError", "Stack", "EnvelopeError", "SampleError"]
+__all__ = [
+    "CallResult",
+    "ExtensionCallError",
+    "ResultShapeError",
+    "Stack",
+    "EnvelopeError",
+    "SampleError",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,18 @@ class ExtensionCallError(Exception):
         super().__init__(
             f"{function} answered {result.status}: {result.body.decode('utf-8', 'replace')}"
         )
+
+
+class ResultShapeError(AssertionError):
+    """A call answered 200, with a result integrator.io would misread for the function's kind."""
+
+    def __init__(self, function: str, kind: str, problems: list[str], result: Any) -> None:
+        self.function = function
+        self.kind = kind
+        self.problems = problems
+        self.result = result
+        listed = "\n  ".join(problems)
+        super().__init__(f"{function} returned a result of the wrong shape for {kind}:\n  {listed}")
 
 
 class Stack:
@@ -184,16 +207,21 @@ class Stack:
         kind: str | None = None,
         connector: str | None = None,
         max_response_size: int | None = None,
+        check_shape: bool = True,
     ) -> Any:
-        """Call ``function``; its result as integrator.io reads it, or :class:`ExtensionCallError`.
+        """Call ``function``; its result as integrator.io reads it.
 
         ``options`` are sent as given; without them, realistic options for the
         function's ``kind`` (its name unless given) are built around ``records``.
         ``type`` defaults to the kind's (``hook`` for ``preSavePage``); ``None``
         calls a top-level function. ``connector`` calls that integration app
         instead of the DIY module.
+
+        Raises :class:`ExtensionCallError` when the call answers 422, and
+        :class:`ResultShapeError` when the result does not have the shape of
+        its kind (unless ``check_shape`` is false).
         """
-        result = self.invoke(
+        envelope = self.envelope(
             function,
             options,
             records=records,
@@ -202,9 +230,26 @@ class Stack:
             connector=connector,
             max_response_size=max_response_size,
         )
+        result = CallResult.of(self.local.dispatch_sync(envelope))
+        return self._checked(function, kind, envelope, result, check_shape)
+
+    @staticmethod
+    def _checked(
+        function: str,
+        kind: str | None,
+        envelope: dict[str, Any],
+        result: CallResult,
+        check_shape: bool,
+    ) -> Any:
         if not result.ok:
             raise ExtensionCallError(function, result)
-        return result.result
+        value = result.result
+        if check_shape:
+            kind = kind or function
+            problems = shape_problems(kind, LocalStack.as_sent(envelope["options"]), value)
+            if problems:
+                raise ResultShapeError(function, kind, problems, value)
+        return value
 
     async def acall(
         self,
@@ -216,6 +261,7 @@ class Stack:
         kind: str | None = None,
         connector: str | None = None,
         max_response_size: int | None = None,
+        check_shape: bool = True,
     ) -> Any:
         """:meth:`call` from a test that already runs an event loop."""
         envelope = self.envelope(
@@ -228,6 +274,4 @@ class Stack:
             max_response_size=max_response_size,
         )
         result = CallResult.of(await self.local.dispatch(envelope))
-        if not result.ok:
-            raise ExtensionCallError(function, result)
-        return result.result
+        return self._checked(function, kind, envelope, result, check_shape)

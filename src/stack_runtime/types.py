@@ -20,8 +20,8 @@ integrator.io may send more fields than are listed; they are still there in the
 dict.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TypedDict reads ``Required`` at run time
+# only from evaluated annotations, and stack_runtime.shapes checks results with them.
 from datetime import datetime
 from typing import Any, Literal, Required, TypeAlias, TypedDict
 

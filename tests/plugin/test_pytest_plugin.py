@@ -48,7 +48,19 @@ def big(options):
 
 
 async def asyncHook(options):
-    return {"async": True, "types": [type(options.get("lastExportDateTime")).__name__]}
+    return {"data": [{"type": type(options.get("lastExportDateTime")).__name__}]}
+
+
+def preMapAnswersAPage(options):
+    return {"data": options["data"]}
+
+
+def preMapMisspells(options):
+    return [{"date": r} for r in options["data"]]
+
+
+def preMapDropsOne(options):
+    return [{"data": r} for r in options["data"][1:]]
 """
 
 
@@ -106,7 +118,7 @@ def test_stack_calls_functions_as_integrator_io_does(pytester: pytest.Pytester) 
             def test_export_dates_arrive_as_datetimes(stack):
                 options = stack.options("preSavePage", [], lastExportDateTime="2024-01-02T03:04:05Z")
                 assert stack.call("asyncHook", options, kind="preSavePage") == {
-                    "async": True, "types": ["datetime"]}
+                    "data": [{"type": "datetime"}]}
 
 
             def test_a_raised_error_is_the_422(stack):
@@ -151,6 +163,48 @@ def test_stack_calls_functions_as_integrator_io_does(pytester: pytest.Pytester) 
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=9)
+
+
+def test_a_result_of_the_wrong_shape_for_its_kind_fails(pytester: pytest.Pytester) -> None:
+    make_project(pytester)
+    pytester.makepyfile(
+        test_shapes=dedent(
+            """
+            import pytest
+
+            from stack_runtime.testing import ResultShapeError
+
+            RECORDS = [{"n": 1}, {"n": 2}]
+
+
+            @pytest.mark.parametrize("function", ["preMapAnswersAPage", "preMapMisspells",
+                                                  "preMapDropsOne"])
+            def test_shape(stack, function):
+                stack.call(function, records=RECORDS, kind="preMap")
+
+
+            def test_the_check_can_be_skipped(stack):
+                answer = stack.call("preMapDropsOne", records=RECORDS, kind="preMap",
+                                    check_shape=False)
+                assert answer == [{"data": {"n": 2}}]
+                with pytest.raises(ResultShapeError) as wrong:
+                    stack.call("preMapDropsOne", records=RECORDS, kind="preMap")
+                assert wrong.value.problems == [
+                    "result: 1 entries for 2 records in data; preMap must answer one entry "
+                    "per record, in order"]
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=3, passed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*ResultShapeError: preMapAnswersAPage returned a result of the wrong shape for preMap:",
+            "*result: expected a list, got dict",
+            "*result[[]0[]]: 'date' is not a field of RecordResult (integrator.io ignores it*",
+            "*result: 1 entries for 2 records in data*",
+        ]
+    )
 
 
 def test_a_failing_call_shows_the_errors_and_the_traceback(pytester: pytest.Pytester) -> None:
