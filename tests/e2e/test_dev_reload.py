@@ -123,9 +123,7 @@ def test_each_call_is_logged_with_its_traceback_on_error(tmp_path: Path) -> None
     try:
         failed = call(server, "explode")
         assert failed.status_code == 422
-        assert failed.json() == {
-            "errors": [{"message": "no such contact", "code": "LookupError"}]
-        }
+        assert failed.json() == {"errors": [{"message": "no such contact", "code": "LookupError"}]}
         assert call(server, "flat", None).status_code == 200
     finally:
         server.stop()
