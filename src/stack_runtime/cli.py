@@ -80,8 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser(
         "dev",
         help="run a local development server that reloads when an extension changes",
-        description="Run one local server process for writing extensions: it restarts when a "
-        "file in the extensions folder changes, listens on 127.0.0.1 unless --host says "
+        description="Run one local server process for writing extensions: it imports the "
+        "extensions again whenever a file in the folder changes, keeps serving through a save "
+        "that does not import (every call then answers 422 extension_load_failed with the file "
+        "and line), logs each call on one line, listens on 127.0.0.1 unless --host says "
         "otherwise, and makes up and prints a system token when none is set.",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,

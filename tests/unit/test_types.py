@@ -14,6 +14,7 @@ from stack_runtime import types as models
 from ..conftest import ROOT
 
 GOOD = """
+from stack_runtime.client import IntegratorClient
 from stack_runtime.types import PreMapOptions, PreMapResult, PreSavePageOptions, PreSavePageResult
 
 
@@ -24,7 +25,8 @@ def preMap(options: PreMapOptions) -> PreMapResult:
 def preSavePage(options: PreSavePageOptions) -> PreSavePageResult:
     since = options.get("lastExportDateTime")
     stamp = since.isoformat() if since is not None else None
-    return {"data": [dict(r, since=stamp) for r in options["data"]], "abort": False}
+    flow = IntegratorClient.from_options(options).get(f"flows/{options.get('_flowId')}")
+    return {"data": [dict(r, since=stamp, flow=flow) for r in options["data"]], "abort": False}
 """
 
 BAD = """
