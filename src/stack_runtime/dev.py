@@ -150,11 +150,14 @@ class DevServer:
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Reload after every change under the extensions folder, until ``stop`` is set."""
-        async for changes in watchfiles.awatch(self.root, stop_event=stop):
-            changed = sorted({os.path.relpath(path, self.root) for _, path in changes})
-            logger.info(f"changed: {' '.join(changed)}; reloading")
-            # A fresh context: the reload is no request, so it carries no request id.
-            await asyncio.to_thread(contextvars.Context().run, self.reload)
+        try:
+            async for changes in watchfiles.awatch(self.root, stop_event=stop):
+                changed = sorted({os.path.relpath(path, self.root) for _, path in changes})
+                logger.info(f"changed: {' '.join(changed)}; reloading")
+                # A fresh context: the reload is no request, so it carries no request id.
+                await asyncio.to_thread(contextvars.Context().run, self.reload)
+        except Exception as exc:  # the folder went away, the watcher failed: keep serving
+            logger.error(f"stopped watching {self.root} ({exc}); restart dev to reload again")
 
     async def serve(self) -> None:
         """Serve until stopped (Ctrl-C, SIGTERM or ``GET /stopServer``)."""
