@@ -31,6 +31,7 @@ from .app import StackApp
 from .auth import TokenChecker
 from .dispatcher import Dispatcher, Outcome
 from .errors import CallFailure, ErrorItem
+from .jsvalues import truthy
 from .loader import ExtensionLoadError, Extensions, load_extensions
 from .logs import logger
 from .readable import configure_readable_logging
@@ -52,10 +53,15 @@ def load_failed(exc: ExtensionLoadError) -> ErrorItem:
 
 def _describe(envelope: Mapping[str, Any]) -> str:
     connector = envelope.get("_connectorId")
-    where = f"connector {connector}" if connector else "diy"
+    if truthy(envelope.get("diy")):
+        where = "diy"
+    else:
+        where = f"connector {connector}" if truthy(connector) else "(no diy or _connectorId)"
     type_value = envelope.get("type")
     function = envelope.get("function")
-    name = f"{type_value} {function}" if type_value else f"{function} (top level)"
+    if not isinstance(function, str) or not function:
+        function = "(no function)"
+    name = f"{type_value} {function}" if truthy(type_value) else f"{function} (top level)"
     return f"{where} {name}"
 
 
