@@ -89,6 +89,8 @@ class LocalStack:
         self.extensions = extensions
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="extension")
         self.dispatcher = Dispatcher(extensions, executor=self._executor, call_timeout=call_timeout)
+        # One event loop for every synchronous call: a new loop per call costs ~1 ms.
+        self._runner = asyncio.Runner()
 
     @classmethod
     def load(
@@ -110,11 +112,16 @@ class LocalStack:
         return await self.dispatcher.dispatch(self.as_sent(envelope))
 
     def dispatch_sync(self, envelope: Any) -> Outcome:
-        """Run ``envelope`` on a fresh event loop, as the server's worker would."""
+        """Run ``envelope`` on this stack's event loop, as the server's worker would.
+
+        Not from a thread that is already running an event loop: await
+        :meth:`dispatch` there.
+        """
         sent = self.as_sent(envelope)
-        return asyncio.run(self.dispatcher.dispatch(sent))
+        return self._runner.run(self.dispatcher.dispatch(sent))
 
     def close(self, *, wait: bool = True) -> None:
-        """Stop the worker threads and forget the loaded modules."""
+        """Stop the event loop and the worker threads, and forget the loaded modules."""
+        self._runner.close()
         self._executor.shutdown(wait=wait, cancel_futures=True)
         unload(self.extensions)
