@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from stack_runtime.types import InstallerOptions, InstallerResult
 
 
 class InstallError(Exception):
@@ -11,13 +11,13 @@ class InstallError(Exception):
     code = "install_failed"
 
 
-def verifyCredentials(options: dict[str, Any]) -> dict[str, Any]:
+def verifyCredentials(options: InstallerOptions) -> InstallerResult:
     """Check that the user gave an API key before flows are created."""
     if not (options.get("postBody") or {}).get("apiKey"):
         raise InstallError("Enter the CRM API key to continue.")
     return {"success": True, "stepsToUpdate": [{"name": "Verify credentials", "completed": True}]}
 
 
-def createFlows(options: dict[str, Any]) -> dict[str, Any]:
+def createFlows(options: InstallerOptions) -> InstallerResult:
     """Mark the flow-creation step as done."""
     return {"success": True, "stepsToUpdate": [{"name": "Create flows", "completed": True}]}

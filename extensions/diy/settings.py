@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from stack_runtime.types import (
+    PersistSettingsOptions,
+    PersistSettingsResult,
+    RefreshMetadataOptions,
+    RefreshMetadataResult,
+)
 
 _ALLOWED_REGIONS = ("us", "eu", "ap")
 
 
-def persistSettings(options: dict[str, Any]) -> dict[str, Any]:
+def persistSettings(options: PersistSettingsOptions) -> PersistSettingsResult:
     """Validate the settings a user saved; refuse an unknown region."""
     pending = options.get("pending") or {}
     region = pending.get("region", "us")
@@ -16,7 +21,7 @@ def persistSettings(options: dict[str, Any]) -> dict[str, Any]:
     return {"success": True, "pending": dict(pending, region=region)}
 
 
-def refreshMetadata(options: dict[str, Any]) -> dict[str, Any]:
+def refreshMetadata(options: RefreshMetadataOptions) -> RefreshMetadataResult:
     """Options for a settings field: the regions a user can choose."""
     field = dict(options.get("fieldMeta") or {})
     field["options"] = [[r, r.upper()] for r in _ALLOWED_REGIONS]

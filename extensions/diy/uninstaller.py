@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from stack_runtime.types import UninstallerOptions, UninstallerResult
 
 
-def preUninstallFunction(options: dict[str, Any]) -> dict[str, Any]:
+def preUninstallFunction(options: UninstallerOptions) -> UninstallerResult:
     """Nothing to clean up outside integrator.io for this integration."""
     return {"success": True}

@@ -7,7 +7,14 @@ the example runs anywhere.
 
 from __future__ import annotations
 
-from typing import Any
+from stack_runtime.types import (
+    ExportOptions,
+    ExportResult,
+    ImportOptions,
+    ImportResult,
+    PingOptions,
+    PingResult,
+)
 
 _CONTACTS = [
     {"id": n, "firstName": f"Contact{n}", "lastName": "Example", "email": f"c{n}@example.com"}
@@ -15,7 +22,7 @@ _CONTACTS = [
 ]
 
 
-def ping(options: dict[str, Any]) -> dict[str, Any]:
+def ping(options: PingOptions) -> PingResult:
     """Test the connection: 200 when an API key is configured, else 401."""
     connection = options.get("connection") or {}
     api_key = (connection.get("unencrypted") or {}).get("apiKey") or (
@@ -29,7 +36,7 @@ def ping(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def export(options: dict[str, Any]) -> dict[str, Any]:
+def export(options: ExportOptions) -> ExportResult:
     """Export contacts a page at a time; ``state`` carries the offset between calls."""
     configuration = options.get("configuration") or {}
     page_size = int(configuration.get("pageSize") or 10)
@@ -46,10 +53,10 @@ def export(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def import_(options: dict[str, Any]) -> list[dict[str, Any]]:
-    """Import each record; one ``{statusCode, id, ignored, errors}`` per record."""
-    results: list[dict[str, Any]] = []
-    for record in options.get("data") or []:
+def import_(options: ImportOptions) -> ImportResult:
+    """Import each mapped record; one ``{statusCode, id, ignored, errors}`` per record."""
+    results: ImportResult = []
+    for record in options.get("postMapData") or []:
         if not record.get("email"):
             results.append(
                 {

@@ -81,13 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser(
         "dev",
         help="run a local development server that reloads when an extension changes",
-        description="Run one local server process for writing extensions: it restarts when a "
-        "file in the extensions folder changes, listens on 127.0.0.1 unless --host says "
+        description="Run one local server process for writing extensions: it imports the "
+        "extensions again whenever a file in the folder changes, keeps serving through a save "
+        "that does not import (every call then answers 422 extension_load_failed with the file "
+        "and line), logs each call on one line, listens on 127.0.0.1 unless --host says "
         "otherwise, and makes up and prints a system token when none is set.",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(dev)
+
+    from .invoke import add_invoke_parser
+    from .scaffold import add_init_parser
+
+    add_invoke_parser(commands)
+    add_init_parser(commands)
     add_package_lambda(commands)
     return parser
 
@@ -154,6 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .aws_lambda.package_command import run_command
 
             return run_command(args, load_settings({"extensions_dir": args.extensions_dir}))
+        if args.command == "invoke":
+            from .invoke import run_invoke
+
+            return run_invoke(args)
+        if args.command == "init":
+            from .scaffold import run_init
+
+            return run_init(args)
     except SettingsError as exc:
         print(f"stack-runtime {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -1,49 +1,205 @@
-"""``stack-runtime dev``: one process, restarted whenever an extension file changes."""
+"""``stack-runtime dev``: one local server that reloads the extensions on every save.
+
+The port stays open from start to stop. When a file under the extensions
+folder changes, the extensions are imported again in this process, under fresh
+module names, and the next calls use the new code. A save that does not import
+(a syntax error, a failing import) keeps the server up: the log shows the file
+and line, and every call answers ``422`` with the code
+:data:`LOAD_FAILED_CODE` and the same file and line, until a save imports again.
+
+Each call is logged on one readable line: which function, the status, how long
+it took and, when it failed, its errors, after the traceback of the exception.
+"""
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import contextvars
+import logging
+import os
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import uvicorn
 import watchfiles
 
-from .host import build_app
-from .loader import ExtensionLoadError
-from .logs import configure_logging, logger
+from .app import StackApp
+from .auth import TokenChecker
+from .dispatcher import Dispatcher, Outcome
+from .errors import CallFailure, ErrorItem
+from .jsvalues import truthy
+from .loader import ExtensionLoadError, Extensions, load_extensions
+from .logs import logger
+from .readable import configure_readable_logging
 from .settings import Settings
 
-__all__ = ["run_dev", "serve_once"]
+__all__ = ["LOAD_FAILED_CODE", "DevDispatcher", "DevServer", "load_failed", "run_dev"]
+
+#: The ``code`` of the 422 every call gets while the extensions do not import.
+LOAD_FAILED_CODE = "extension_load_failed"
+
+_CALL_LINES = ("logName=callFunctionInvoked,",)
+_REQUEST_LINE = "logName=reqFinished, method=POST, url=/function,"
 
 
-def serve_once(settings: Settings) -> None:
-    """Load the extensions and serve until stopped (the body of each restart)."""
-    configure_logging(settings.log_level)
-    try:
-        app = build_app(settings)
-    except ExtensionLoadError as exc:
-        logger.error(f"logName=extensionLoadFailed, error={exc}")
-        print(
-            f"stack-runtime dev: {exc}\nWaiting for a change to the extensions...", file=sys.stderr
+def load_failed(exc: ExtensionLoadError) -> ErrorItem:
+    """The 422 entry while the extensions do not import: where and why."""
+    return ErrorItem(LOAD_FAILED_CODE, f"The extensions failed to load: {exc}")
+
+
+def _describe(envelope: Mapping[str, Any]) -> str:
+    connector = envelope.get("_connectorId")
+    if truthy(envelope.get("diy")):
+        where = "diy"
+    else:
+        where = f"connector {connector}" if truthy(connector) else "(no diy or _connectorId)"
+    type_value = envelope.get("type")
+    function = envelope.get("function")
+    if not isinstance(function, str) or not function:
+        function = "(no function)"
+    name = f"{type_value} {function}" if truthy(type_value) else f"{function} (top level)"
+    return f"{where} {name}"
+
+
+def _summary(outcome: Outcome) -> str:
+    if outcome.failure is None:
+        return ""
+    text = "; ".join(f"{e.code}: {e.message}" for e in outcome.failure.errors)
+    return f"  {text[:500]}"
+
+
+class DevDispatcher(Dispatcher):
+    """A dispatcher that logs a readable line per call, or answers a load failure."""
+
+    def __init__(
+        self,
+        extensions: Extensions,
+        *,
+        load_error: ExtensionLoadError | None = None,
+        executor: ThreadPoolExecutor | None = None,
+        call_timeout: float | None = None,
+    ) -> None:
+        super().__init__(extensions, executor=executor, call_timeout=call_timeout)
+        self.load_error = load_error
+
+    async def dispatch(self, envelope: Mapping[str, Any]) -> Outcome:
+        """Run the call (or refuse it while the extensions do not load) and log it."""
+        started = time.perf_counter()
+        if self.load_error is not None:
+            failure = CallFailure(422, (load_failed(self.load_error),))
+            outcome = Outcome(422, failure.body(), failure)
+        else:
+            outcome = await super().dispatch(envelope)
+        elapsed = (time.perf_counter() - started) * 1000
+        line = f"{_describe(envelope)} -> {outcome.status} in {elapsed:.1f} ms{_summary(outcome)}"
+        if outcome.status == 200:
+            logger.info(line)
+        else:
+            logger.warning(line)
+        return outcome
+
+
+class _QuietCalls(logging.Filter):
+    """Drop the per-call key=value lines the readable call line replaces."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(_CALL_LINES):
+            return False
+        return not (
+            message.startswith(_REQUEST_LINE)
+            and ("statusCode=200," in message or "statusCode=422," in message)
         )
-        return
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        timeout_keep_alive=settings.keepalive,
-    )
+
+
+class DevServer:
+    """The dev server's state: the app, whose dispatcher is swapped on every reload."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = Path(settings.extensions_dir)
+        self.executor = ThreadPoolExecutor(
+            max_workers=settings.threads, thread_name_prefix="extension"
+        )
+        self.app = StackApp(self._load(), TokenChecker(settings.system_tokens))
+
+    def _load(self) -> DevDispatcher:
+        try:
+            try:
+                extensions = load_extensions(self.root)
+            except SystemExit as exc:  # extension code that exits while it is imported
+                raise ExtensionLoadError(str(self.root), None, f"SystemExit: {exc}") from exc
+        except ExtensionLoadError as exc:
+            cause = exc.__cause__
+            logger.error(
+                f"extensions failed to load: {exc}\n"
+                f"  every call answers 422 {LOAD_FAILED_CODE} until the next good save",
+                exc_info=(type(cause), cause, cause.__traceback__) if cause else None,
+            )
+            empty = Extensions(self.root, None, MappingProxyType({}))
+            return DevDispatcher(empty, load_error=exc, executor=self.executor)
+        names = (["diy"] if extensions.diy else []) + [
+            f"connector {c}" for c in extensions.connectors
+        ]
+        logger.info(f"extensions loaded: {', '.join(names)}")
+        return DevDispatcher(
+            extensions, executor=self.executor, call_timeout=self.settings.call_timeout
+        )
+
+    def reload(self) -> None:
+        """Import the extensions again; calls from now on use the new code (or the error)."""
+        self.app.dispatcher = self._load()
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Reload after every change under the extensions folder, until ``stop`` is set."""
+        try:
+            async for changes in watchfiles.awatch(self.root, stop_event=stop):
+                changed = sorted({os.path.relpath(path, self.root) for _, path in changes})
+                logger.info(f"changed: {' '.join(changed)}; reloading")
+                # A fresh context: the reload is no request, so it carries no request id.
+                await asyncio.to_thread(contextvars.Context().run, self.reload)
+        except Exception as exc:  # the folder went away, the watcher failed: keep serving
+            logger.error(f"stopped watching {self.root} ({exc}); restart dev to reload again")
+
+    async def serve(self) -> None:
+        """Serve until stopped (Ctrl-C, SIGTERM or ``GET /stopServer``)."""
+        config = uvicorn.Config(
+            self.app,
+            host=self.settings.host,
+            port=self.settings.port,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=self.settings.keepalive,
+        )
+        server = uvicorn.Server(config)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(self.watch(stop))
+        try:
+            await server.serve()
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(watcher, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                watcher.cancel()
+            self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def run_dev(settings: Settings) -> None:
-    """Serve and reload on every change under the extensions folder."""
-    watchfiles.run_process(
-        settings.extensions_dir,
-        target=serve_once,
-        args=(settings,),
-        watch_filter=watchfiles.PythonFilter(),
-        callback=lambda changes: logger.warning(
-            "logName=reloading, changed=%s", " ".join(sorted({p for _, p in changes}))
-        ),
-    )
+    """Serve ``settings.extensions_dir`` and reload it on every change.
+
+    Raises :class:`ExtensionLoadError` when the folder does not exist; any other
+    load failure is served as a 422 until it is fixed.
+    """
+    root = Path(settings.extensions_dir)
+    if not root.is_dir():
+        raise ExtensionLoadError(
+            str(root), None, "extensions folder not found (stack-runtime init makes one)"
+        )
+    drop = None if settings.log_level == "debug" else _QuietCalls()
+    configure_readable_logging(settings.log_level, root, drop=drop)
+    asyncio.run(DevServer(settings).serve())

@@ -1,0 +1,281 @@
+"""``stack-runtime invoke``: call one extension function here, without HTTP.
+
+The envelope goes through the same dispatcher the server uses; standard output
+gets exactly the bytes the server would answer with (the result, or the 422's
+``{"errors": [...]}``), and the exit status says which. Logs, tracebacks and
+anything the function prints go to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import ErrorItem
+from .loader import ExtensionLoadError
+from .local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
+from .readable import configure_readable_logging
+from .samples import KIND_TYPES, SampleError, options_for, takes_records
+from .settings import Settings, load_settings
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_CALL_FAILED",
+    "EXIT_USAGE",
+    "EXIT_LOAD_FAILED",
+    "add_invoke_parser",
+    "run_invoke",
+]
+
+EXIT_OK = 0
+"""The function answered 200."""
+EXIT_CALL_FAILED = 1
+"""The call answered 422: the function raised, or the envelope or result was refused."""
+EXIT_USAGE = 2
+"""Bad flags, or an options, records or envelope file that cannot be read."""
+EXIT_LOAD_FAILED = 3
+"""The extensions folder could not be imported."""
+
+_DESCRIPTION = """\
+Call one extension function through the same dispatcher the server uses, without
+HTTP. Standard output gets exactly the body integrator.io would receive: the
+function's result, or the 422 {"errors": [...]}. Logs, tracebacks and whatever
+the function prints go to standard error.
+
+The function is the DIY one unless --connector is given. Its type (namespace) is
+--type, or none with --flat; left out, it is the type of the function's kind
+(its name unless --kind says otherwise): hooks (preSavePage, preMap, postMap,
+postSubmit, postResponseMap, postAggregate, formInit, preSave), wrappers (ping,
+export, import) and settings (persistSettings, refreshMetadata).
+
+The options are the JSON of --options FILE; or, with --records FILE (a JSON
+array of records), the standard options of the function's kind built around
+them (fields of --options, if also given, replace the built ones); or, with
+neither, the standard options of the kind. FILE '-' reads standard input.
+--envelope FILE sends a whole envelope as integrator.io posts it."""
+
+_EPILOG = f"""\
+exit status:
+  {EXIT_OK}  the call answered 200
+  {EXIT_CALL_FAILED}  the call answered 422 (the function raised, or the envelope or result was refused)
+  {EXIT_USAGE}  usage error: bad flags, or a file that is missing or not JSON
+  {EXIT_LOAD_FAILED}  the extensions could not be imported (the file and line are shown)
+
+examples:
+  stack-runtime invoke preSavePage --records page.json
+  stack-runtime invoke cleanContacts --kind preMap --records page.json
+  stack-runtime invoke verifyCredentials --type installer --options opts.json
+  echo '{{"pending": {{"region": "eu"}}}}' | stack-runtime invoke persistSettings --options -
+  stack-runtime invoke update --connector 5d8a3b6c7e2f4a1b9c0d1e2f --type installer
+"""
+
+
+class UsageError(ValueError):
+    """The command line asks for something that cannot be done."""
+
+
+def add_invoke_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add the ``invoke`` subcommand to ``commands`` (an argparse subparsers object)."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "invoke",
+        help="call one extension function locally, without HTTP",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("function", nargs="?", metavar="FUNCTION", help="the function's name")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--diy", action="store_true", help="call the DIY module's function (the default)"
+    )
+    where.add_argument("--connector", metavar="ID", help="call this connector's function")
+    namespace = parser.add_mutually_exclusive_group()
+    namespace.add_argument(
+        "--type",
+        dest="function_type",
+        metavar="TYPE",
+        help="hook, wrapper, setting, installer, uninstaller, utility, ...",
+    )
+    namespace.add_argument(
+        "--flat", action="store_true", help="call a top-level function (no type)"
+    )
+    parser.add_argument(
+        "--kind",
+        metavar="KIND",
+        help="what integrator.io calls the function for (default: its name), e.g. preMap",
+    )
+    parser.add_argument("--options", metavar="FILE", help="JSON file of the options ('-': stdin)")
+    parser.add_argument(
+        "--records", metavar="FILE", help="JSON array of records for a page ('-': stdin)"
+    )
+    parser.add_argument(
+        "--envelope", metavar="FILE", help="a whole envelope as integrator.io posts it ('-': stdin)"
+    )
+    parser.add_argument(
+        "--max-response-size", type=int, metavar="BYTES", help="limit on the result (default 5 MiB)"
+    )
+    parser.add_argument(
+        "--extensions",
+        metavar="DIR",
+        dest="extensions_dir",
+        help="extensions folder (default ./extensions)",
+    )
+    parser.add_argument(
+        "--call-timeout", type=float, metavar="SECONDS", help="per-call limit (default 300)"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="log level on standard error (default warning)",
+    )
+    parser.add_argument(
+        "--pretty", action="store_true", help="indent the JSON for reading (no longer exact bytes)"
+    )
+    return parser
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        source = "standard input" if path == "-" else path
+        raise UsageError(f"the {what} in {source} are not valid JSON: {exc}") from None
+
+
+def _check_stdin(args: argparse.Namespace) -> None:
+    readers = [flag for flag in ("options", "records", "envelope") if getattr(args, flag) == "-"]
+    if len(readers) > 1:
+        raise UsageError(f"only one of --{' and --'.join(readers)} can read standard input")
+
+
+def _from_envelope(args: argparse.Namespace) -> dict[str, Any]:
+    others = [
+        flag
+        for flag, value in (
+            ("FUNCTION", args.function),
+            ("--options", args.options),
+            ("--records", args.records),
+            ("--connector", args.connector),
+            ("--type", args.function_type),
+            ("--flat", args.flat),
+            ("--kind", args.kind),
+        )
+        if value
+    ]
+    if others:
+        raise UsageError(f"--envelope carries everything; drop {', '.join(others)}")
+    envelope = _read_json(args.envelope, "envelope")
+    if not isinstance(envelope, dict):
+        raise UsageError("the envelope must be a JSON object")
+    if args.max_response_size is not None:
+        envelope["maxResponseSize"] = args.max_response_size
+    return envelope
+
+
+def build_invoke_envelope(args: argparse.Namespace) -> dict[str, Any]:
+    """The envelope the command line asks for (raises :class:`UsageError` and friends)."""
+    _check_stdin(args)
+    if args.envelope:
+        return _from_envelope(args)
+    if not args.function:
+        raise UsageError("name the FUNCTION to call (or give --envelope FILE)")
+    kind = args.kind or args.function
+    type_value: str | _Infer | None = INFER
+    if args.flat:
+        type_value = None
+    elif args.function_type:
+        type_value = args.function_type
+    elif kind not in KIND_TYPES:
+        raise UsageError(
+            f"cannot tell the type of {args.function!r}: give --type TYPE (hook, wrapper, "
+            "setting, installer, uninstaller, utility), --kind KIND, or --flat for a "
+            "top-level function"
+        )
+    options: Any = _read_json(args.options, "options") if args.options else None
+    if args.records:
+        records = _read_json(args.records, "records")
+        if not isinstance(records, list):
+            raise UsageError("--records must hold a JSON array of records")
+        if not takes_records(kind):
+            raise UsageError(
+                f"--records needs a function kind that takes a page of records; {kind!r} is "
+                "not one (name the kind with --kind, e.g. --kind preSavePage)"
+            )
+        if options is not None and not isinstance(options, dict):
+            raise UsageError("with --records, --options must hold a JSON object")
+        options = options_for(kind, records, **(options or {}))
+    elif options is None:
+        type_text = type_value if isinstance(type_value, str) else KIND_TYPES.get(kind)
+        options = options_for(kind, type=type_text)
+    return build_envelope(
+        args.function,
+        options,
+        type=type_value,
+        kind=kind,
+        connector=args.connector,
+        max_response_size=args.max_response_size,
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags = {
+        "extensions_dir": args.extensions_dir,
+        "call_timeout": args.call_timeout,
+        "log_level": args.log_level,
+    }
+    return load_settings(flags, defaults=Settings(log_level="warning"))
+
+
+def _write(body: bytes, pretty: bool) -> None:
+    if pretty and body:
+        body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
+    out = sys.stdout.buffer
+    out.write(body)
+    if pretty or (body and sys.stdout.isatty()):
+        out.write(b"\n")
+    out.flush()
+
+
+def _timed_out(errors: tuple[ErrorItem, ...]) -> bool:
+    return any(error.code == "function_timeout" for error in errors)
+
+
+def run_invoke(args: argparse.Namespace) -> int:
+    """Run ``stack-runtime invoke``; returns the exit status (see ``EXIT_*``)."""
+    try:
+        envelope = build_invoke_envelope(args)
+    except (UsageError, EnvelopeError, SampleError) as exc:
+        print(f"stack-runtime invoke: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = _settings(args)
+    configure_readable_logging(settings.log_level, Path(settings.extensions_dir))
+    # Whatever extension code prints must not mix with the answer on standard output.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            local = LocalStack.load(settings.extensions_dir, call_timeout=settings.call_timeout)
+        except ExtensionLoadError as exc:
+            print(f"stack-runtime invoke: cannot load extensions: {exc}", file=sys.stderr)
+            return EXIT_LOAD_FAILED
+        try:
+            outcome = local.dispatch_sync(envelope)
+        except EnvelopeError as exc:
+            print(f"stack-runtime invoke: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    _write(outcome.body, args.pretty)
+    status = EXIT_OK if outcome.status == 200 else EXIT_CALL_FAILED
+    if outcome.failure is not None and _timed_out(outcome.failure.errors):
+        # The function's thread is still running and cannot be stopped: leave without it.
+        sys.stderr.flush()
+        os._exit(status)
+    local.close()
+    return status

@@ -1,0 +1,108 @@
+"""``stack-runtime init [DIR]``: start a project of extension functions.
+
+Writes ``DIR/extensions/diy/`` with one commented example of every kind of
+function (hooks, wrappers, settings, installer, uninstaller, utilities, a
+top-level function) and ``DIR/tests/test_extensions.py``, which tests each of
+them with the pytest plugin. Existing files are never overwritten: when any of
+the files is already there, nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+__all__ = ["ScaffoldExists", "add_init_parser", "run_init", "scaffold", "template_files"]
+
+_TEMPLATES = "_scaffold"
+
+
+class ScaffoldExists(FileExistsError):
+    """Some of the files to write exist already; ``paths`` lists them."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        listed = "\n  ".join(str(p) for p in paths)
+        super().__init__(f"these files exist already; nothing was written:\n  {listed}")
+
+
+def _walk(node: Traversable, prefix: PurePosixPath) -> dict[PurePosixPath, str]:
+    files: dict[PurePosixPath, str] = {}
+    for child in sorted(node.iterdir(), key=lambda c: c.name):
+        if child.name == "__pycache__" or child.name.endswith((".pyc", ".pyo")):
+            continue
+        if child.is_dir():
+            files.update(_walk(child, prefix / child.name))
+        else:
+            files[prefix / child.name] = child.read_text(encoding="utf-8")
+    return files
+
+
+def template_files() -> dict[PurePosixPath, str]:
+    """The scaffold: relative path to file text."""
+    return _walk(resources.files(__package__ or "stack_runtime") / _TEMPLATES, PurePosixPath())
+
+
+def scaffold(target: Path) -> list[Path]:
+    """Write the scaffold under ``target``; the paths written, in order.
+
+    Raises :class:`ScaffoldExists` (having written nothing) when any file exists.
+    """
+    files = {target / Path(*relative.parts): text for relative, text in template_files().items()}
+    existing = [path for path in files if path.exists()]
+    if existing:
+        raise ScaffoldExists(existing)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    return list(files)
+
+
+_DESCRIPTION = """\
+Start a project of integrator.io extension functions in DIR (default: the
+current directory): DIR/extensions/diy/ with one commented example of each kind
+of function, and DIR/tests/test_extensions.py testing them with the pytest
+plugin. Refuses, writing nothing, when any of those files exists."""
+
+
+def add_init_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add the ``init`` subcommand to ``commands`` (an argparse subparsers object)."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "init",
+        help="start a project: example extension functions and their tests",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "directory", nargs="?", default=".", metavar="DIR", help="project folder (default .)"
+    )
+    return parser
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Run ``stack-runtime init``; 0 when written, 1 when files exist, 2 when DIR is a file."""
+    target = Path(args.directory)
+    if target.exists() and not target.is_dir():
+        print(f"stack-runtime init: {target} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        written = scaffold(target)
+    except ScaffoldExists as exc:
+        print(f"stack-runtime init: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"created {path}")
+    where = "" if target.resolve() == Path.cwd().resolve() else f", in {target}"
+    print(
+        f"\nNext{where}:\n"
+        "  pytest                 run the example tests\n"
+        "  stack-runtime invoke preMap --records records.json\n"
+        "                         call one function with a page of records\n"
+        "  stack-runtime dev      serve the functions, reloading on every save"
+    )
+    return 0
