@@ -8,11 +8,13 @@ workers fork with the extensions already imported.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from .app import StackApp
+from .metrics import MetricsPortGuard, gunicorn_hooks
 from .settings import Settings
 
 __all__ = ["GunicornHost", "gunicorn_options"]
@@ -27,13 +29,18 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
       plus a margin before workers are killed.
     - ``timeout``: a worker whose event loop is stuck past the call limit is replaced.
     - the control socket is off: several hosts on one machine would share it.
+    - the worker class drains without losing calls (:mod:`stack_runtime.worker`).
+    - ``--metrics-port`` adds a second listening address for ``GET /metrics``.
     """
     workers = settings.workers or os.cpu_count() or 1
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    bind = [f"{host}:{settings.port}"]
+    if settings.metrics_port:
+        bind.append(f"{host}:{settings.metrics_port}")
     return {
-        "bind": [f"{host}:{settings.port}"],
+        "bind": bind,
         "workers": workers,
-        "worker_class": "uvicorn_worker.UvicornWorker",
+        "worker_class": "stack_runtime.worker.StackWorker",
         "keepalive": settings.keepalive,
         "graceful_timeout": settings.graceful_timeout,
         "timeout": settings.graceful_timeout,
@@ -47,16 +54,24 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 class GunicornHost(BaseApplication):  # type: ignore[misc]
-    """gunicorn embedded: options from :func:`gunicorn_options`, the prebuilt app."""
+    """gunicorn embedded: options from :func:`gunicorn_options`, the prebuilt app.
 
-    def __init__(self, app: StackApp, settings: Settings) -> None:
-        self.application = app
+    ``metrics_dir`` is the host's multiprocess metrics directory: gunicorn's
+    hooks drop a dead worker's gauges from it and remove it when the host exits.
+    """
+
+    def __init__(self, app: StackApp, settings: Settings, metrics_dir: Path | None = None) -> None:
+        self.application: StackApp | MetricsPortGuard = app
+        if settings.metrics_port:
+            self.application = MetricsPortGuard(app, settings.metrics_port)
         self.options = gunicorn_options(settings)
+        if metrics_dir is not None:
+            self.options.update(gunicorn_hooks(metrics_dir))
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> StackApp:
+    def load(self) -> StackApp | MetricsPortGuard:
         return self.application
