@@ -8,16 +8,54 @@ workers fork with the extensions already imported.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
 
 from .app import StackApp
 from .metrics import MetricsPortGuard, gunicorn_hooks
 from .settings import Settings
 
-__all__ = ["GunicornHost", "gunicorn_options"]
+__all__ = ["GunicornHost", "StackArbiter", "gunicorn_options"]
+
+
+def _note_birth(server: Any, worker: Any) -> None:
+    """gunicorn's ``pre_fork`` hook: remember the heartbeat file's time at birth."""
+    worker.born = worker.tmp.last_update()
+
+
+class StackArbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's master, minus one way for extension code to stop the whole host.
+
+    gunicorn halts when a worker exits with its boot-failure codes (3 or 4), to
+    avoid a start-stop loop. A worker that has served (its heartbeat moved
+    since birth) and then exits with one of those codes did not fail to boot:
+    extension code called ``os._exit(3)``. That worker is replaced like any
+    other that died.
+    """
+
+    def reap_workers(self) -> None:
+        served = {
+            pid
+            for pid, worker in self.WORKERS.items()
+            if worker.tmp.last_update() != getattr(worker, "born", None)
+        }
+        try:
+            super().reap_workers()
+        except HaltServer as exc:
+            gone = served - set(self.WORKERS)
+            boot_codes = (self.WORKER_BOOT_ERROR, self.APP_LOAD_ERROR)
+            if exc.exit_status not in boot_codes or not gone or not gone <= served:
+                raise
+            self.log.error(
+                "A worker that had been serving exited with code %s; replacing it",
+                exc.exit_status,
+            )
+            self.reap_workers()
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
@@ -50,6 +88,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level,
         "proc_name": "stack-runtime",
+        "pre_fork": _note_birth,
     }
 
 
@@ -75,3 +114,11 @@ class GunicornHost(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> StackApp | MetricsPortGuard:
         return self.application
+
+    def run(self) -> None:
+        """Run gunicorn's master (:class:`StackArbiter`) until the host stops."""
+        try:
+            StackArbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.exit(1)

@@ -138,6 +138,15 @@ class Host:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def worker_pids(self) -> set[int]:
+        """The pids of gunicorn's live workers for this host."""
+        assert self.process is not None
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return {int(p) for p in path.read_text().split()}
+        except OSError:
+            return set()
+
     def refuses_connections(self) -> bool:
         try:
             requests.get(self.url + "/healthCheck", timeout=1)
@@ -184,9 +193,9 @@ def render_config(
     sub(r"^pid .*$", f"pid {prefix}/nginx.pid;")
     sub(r"^error_log .*$", f"error_log {prefix}/error.log warn;")
     sub(r"access_log /var/log/nginx/access.log", f"access_log {prefix}/access.log")
-    servers = "\n".join(
-        f"        server 127.0.0.1:{h.port} max_fails=1 fail_timeout=2s;" for h in hosts
-    )
+    first = re.search(r"^\s*server stack-host-\d\.internal:8080 (.*;)", text, flags=re.M)
+    assert first, "deploy/nginx.conf no longer lists stack-host-N.internal servers"
+    servers = "\n".join(f"        server 127.0.0.1:{h.port} {first.group(1)}" for h in hosts)
     sub(r"(?:^\s*server stack-host-\d\.internal:8080 .*\n)+", servers + "\n")
     sub(r"^\s*listen \[::\]:\d+.*$", "")
     sub(r"listen 80;", f"listen 127.0.0.1:{http_port};")
