@@ -96,7 +96,7 @@ class Host:
         )
         args = [sys.executable, "-m", "stack_runtime", "serve", "--extensions", str(EXTENSIONS)]
         args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
-        args += ["--call-timeout", "2", "--log-level", "warning", *self.extra]
+        args += ["--call-timeout", "2", "--log-level", "info", *self.extra]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
@@ -165,9 +165,11 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
         raise AssertionError("openssl is not installed: .ci/run installs it")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"]
-        + ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+        ],
         check=True,
         capture_output=True,
     )
@@ -245,8 +247,17 @@ class Nginx:
         )
         assert test.returncode == 0, test.stderr
         self.process = subprocess.Popen(
-            [binary, "-p", str(self.prefix), "-c", str(self.conf), "-e", "stderr"]
-            + ["-g", "daemon off;"],
+            [
+                binary,
+                "-p",
+                str(self.prefix),
+                "-c",
+                str(self.conf),
+                "-e",
+                "stderr",
+                "-g",
+                "daemon off;",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=(self.prefix / "stderr.log").open("wb"),
         )

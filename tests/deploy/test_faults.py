@@ -49,7 +49,7 @@ def test_sigkill_loses_only_the_calls_in_flight_on_the_killed_host(tmp_path: Pat
     3. the stream goes on, all on b;
     4. only calls that were on a when it died failed (nginx's log says where each went)."""
     with running_stack(tmp_path, ["a", "b"]) as stack:
-        a, b = stack.hosts
+        a = stack.host("a")
         with Stream(stack.nginx, clients=6, sleep=0.1, pause=0) as stream:
             wait_until(
                 lambda: served(stream.tally, "a") > 30 and served(stream.tally, "b") > 30,
