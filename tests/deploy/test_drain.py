@@ -50,11 +50,12 @@ def test_rolling_restart_loses_no_call(tmp_path: Path) -> None:
             _restart(a, stream)
 
             started = time.monotonic()
+            close = {**AUTH, "Connection": "close"}  # the test holds no connection open
             answer = requests.get(
-                b.url + "/openConnections", params={"terminate": "true"}, headers=AUTH, timeout=5
+                b.url + "/openConnections", params={"terminate": "true"}, headers=close, timeout=5
             )
             assert answer.status_code == 200
-            assert requests.get(b.url + "/readyz", timeout=5).status_code == 503
+            assert requests.get(b.url + "/readyz", headers=close, timeout=5).status_code == 503
             assert b.wait(60) == 0
             drain_b = time.monotonic() - started
             _restart(b, stream)
