@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +34,9 @@ environment:
   {ENV["threads"]:<44} threads per worker for def functions (default 64)
   {ENV["call_timeout"]:<44} seconds a call may run (default 300)
   {ENV["log_level"]:<44} debug, info, warning or error (default info)
+  {ENV["metrics_port"]:<44} port that serves GET /metrics without the token (serve)
+  {ENV["drain_delay"]:<44} seconds terminate=true keeps listening (default 30)
+  {ENV["drain_idle_wait"]:<44} seconds a drain leaves idle connections open (default 20)
 """
 
 
@@ -49,6 +53,31 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--call-timeout", type=float, metavar="SECONDS", help="per-call limit (default 300)"
     )
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+
+
+def _drain_flags(parser: argparse.ArgumentParser) -> None:
+    """``serve``'s flags for metrics and drains (see the README's "Running behind nginx")."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="P",
+        help="also listen on port P, where GET /metrics needs no token (default: metrics "
+        "only on the main port, behind the token)",
+    )
+    parser.add_argument(
+        "--drain-delay",
+        type=float,
+        metavar="SECONDS",
+        help="after /openConnections?terminate=true, keep listening this long before "
+        "draining as on SIGTERM (default 30)",
+    )
+    parser.add_argument(
+        "--drain-idle-wait",
+        type=float,
+        metavar="SECONDS",
+        help="while draining, leave idle keep-alive connections this long for the balancer "
+        "to close; keep it above the balancer's upstream keep-alive timeout (default 20)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads", type=int, metavar="N", help="threads per worker for def functions (default 64)"
     )
+    _drain_flags(serve)
 
     dev = commands.add_parser(
         "dev",
@@ -113,11 +143,14 @@ def _settings(args: argparse.Namespace, defaults: Settings | None = None, **extr
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .host import build_app
-    from .logs import configure_logging
-    from .server import GunicornHost
-
-    settings = _settings(args, workers=args.workers, threads=args.threads)
+    settings = _settings(
+        args,
+        workers=args.workers,
+        threads=args.threads,
+        metrics_port=args.metrics_port,
+        drain_delay=args.drain_delay,
+        drain_idle_wait=args.drain_idle_wait,
+    )
     if not settings.system_tokens:
         print(
             f"stack-runtime serve: no system token. Set {ENV['system_token']} in the environment "
@@ -125,9 +158,21 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from .metrics import use_multiprocess_dir
+
+    metrics_dir = use_multiprocess_dir()  # before any metric exists, so workers share it
+
+    from .host import build_app
+    from .logs import configure_logging
+    from .server import GunicornHost
+
     configure_logging(settings.log_level)
-    app = build_app(settings)
-    GunicornHost(app, settings).run()
+    try:
+        app = build_app(settings, metrics_dir=metrics_dir)
+    except BaseException:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        raise
+    GunicornHost(app, settings, metrics_dir).run()
     return 0
 
 

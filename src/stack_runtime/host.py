@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from .app import StackApp
 from .auth import TokenChecker
-from .dispatcher import Dispatcher
 from .loader import load_extensions
+from .metrics import CallMetrics, MeteredDispatcher, metrics_endpoint
+from .pool import ExtensionPool
 from .settings import Settings
 from .state import HostState
 
 __all__ = ["build_app"]
 
 
-def build_app(settings: Settings, state: HostState | None = None) -> StackApp:
+def build_app(
+    settings: Settings, state: HostState | None = None, metrics_dir: Path | None = None
+) -> StackApp:
     """Import the extensions in ``settings.extensions_dir`` and build the ASGI app.
 
     Raises :class:`~stack_runtime.loader.ExtensionLoadError` when an extension
     cannot be imported. The thread pool for ``def`` functions starts empty and
-    grows to ``settings.threads`` threads as calls arrive (after any fork).
+    grows to ``settings.threads`` threads as calls arrive (after any fork); see
+    :class:`~stack_runtime.pool.ExtensionPool`. ``metrics_dir`` is the
+    per-host directory of prometheus-client's multiprocess mode (``None``: the
+    metrics of this process only).
     """
     extensions = load_extensions(settings.extensions_dir)
-    executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="extension")
-    dispatcher = Dispatcher(extensions, executor=executor, call_timeout=settings.call_timeout)
-    return StackApp(dispatcher, TokenChecker(settings.system_tokens), state)
+    executor = ExtensionPool(settings.threads, stuck_after=settings.call_timeout)
+    metrics = CallMetrics(metrics_dir)
+    dispatcher = MeteredDispatcher(
+        extensions, executor=executor, call_timeout=settings.call_timeout, metrics=metrics
+    )
+    if state is None:
+        state = HostState(settings.drain_delay, settings.drain_idle_wait)
+    tokens = TokenChecker(settings.system_tokens)
+    app = StackApp(dispatcher, tokens, state)
+    open_port = settings.metrics_port or None
+    app.router.add_route("/metrics", metrics_endpoint(metrics, tokens, open_port), ["GET"])
+    return app

@@ -8,14 +8,54 @@ workers fork with the extensions already imported.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
 
 from .app import StackApp
+from .metrics import MetricsPortGuard, gunicorn_hooks
 from .settings import Settings
 
-__all__ = ["GunicornHost", "gunicorn_options"]
+__all__ = ["GunicornHost", "StackArbiter", "gunicorn_options"]
+
+
+def _note_birth(server: Any, worker: Any) -> None:
+    """gunicorn's ``pre_fork`` hook: remember the heartbeat file's time at birth."""
+    worker.born = worker.tmp.last_update()
+
+
+class StackArbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's master, minus one way for extension code to stop the whole host.
+
+    gunicorn halts when a worker exits with its boot-failure codes (3 or 4), to
+    avoid a start-stop loop. A worker that has served (its heartbeat moved
+    since birth) and then exits with one of those codes did not fail to boot:
+    extension code called ``os._exit(3)``. That worker is replaced like any
+    other that died.
+    """
+
+    def reap_workers(self) -> None:
+        served = {
+            pid
+            for pid, worker in self.WORKERS.items()
+            if worker.tmp.last_update() != getattr(worker, "born", None)
+        }
+        try:
+            super().reap_workers()
+        except HaltServer as exc:
+            gone = served - set(self.WORKERS)
+            boot_codes = (self.WORKER_BOOT_ERROR, self.APP_LOAD_ERROR)
+            if exc.exit_status not in boot_codes or not gone or not gone <= served:
+                raise
+            self.log.error(
+                "A worker that had been serving exited with code %s; replacing it",
+                exc.exit_status,
+            )
+            self.reap_workers()
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
@@ -27,13 +67,18 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
       plus a margin before workers are killed.
     - ``timeout``: a worker whose event loop is stuck past the call limit is replaced.
     - the control socket is off: several hosts on one machine would share it.
+    - the worker class drains without losing calls (:mod:`stack_runtime.worker`).
+    - ``--metrics-port`` adds a second listening address for ``GET /metrics``.
     """
     workers = settings.workers or os.cpu_count() or 1
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    bind = [f"{host}:{settings.port}"]
+    if settings.metrics_port:
+        bind.append(f"{host}:{settings.metrics_port}")
     return {
-        "bind": [f"{host}:{settings.port}"],
+        "bind": bind,
         "workers": workers,
-        "worker_class": "uvicorn_worker.UvicornWorker",
+        "worker_class": "stack_runtime.worker.StackWorker",
         "keepalive": settings.keepalive,
         "graceful_timeout": settings.graceful_timeout,
         "timeout": settings.graceful_timeout,
@@ -43,20 +88,37 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level,
         "proc_name": "stack-runtime",
+        "pre_fork": _note_birth,
     }
 
 
 class GunicornHost(BaseApplication):  # type: ignore[misc]
-    """gunicorn embedded: options from :func:`gunicorn_options`, the prebuilt app."""
+    """gunicorn embedded: options from :func:`gunicorn_options`, the prebuilt app.
 
-    def __init__(self, app: StackApp, settings: Settings) -> None:
-        self.application = app
+    ``metrics_dir`` is the host's multiprocess metrics directory: gunicorn's
+    hooks drop a dead worker's gauges from it and remove it when the host exits.
+    """
+
+    def __init__(self, app: StackApp, settings: Settings, metrics_dir: Path | None = None) -> None:
+        self.application: StackApp | MetricsPortGuard = app
+        if settings.metrics_port:
+            self.application = MetricsPortGuard(app, settings.metrics_port)
         self.options = gunicorn_options(settings)
+        if metrics_dir is not None:
+            self.options.update(gunicorn_hooks(metrics_dir))
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> StackApp:
+    def load(self) -> StackApp | MetricsPortGuard:
         return self.application
+
+    def run(self) -> None:
+        """Run gunicorn's master (:class:`StackArbiter`) until the host stops."""
+        try:
+            StackArbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.exit(1)

@@ -31,6 +31,9 @@ ENV: Mapping[str, str] = {
     "threads": "STACK_THREADS",
     "call_timeout": "STACK_CALL_TIMEOUT",
     "log_level": "STACK_LOG_LEVEL",
+    "metrics_port": "STACK_METRICS_PORT",
+    "drain_delay": "STACK_DRAIN_DELAY",
+    "drain_idle_wait": "STACK_DRAIN_IDLE_WAIT",
 }
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -56,6 +59,12 @@ class Settings:
     system_tokens: tuple[str, ...] = ()
     """Accepted system tokens: the current one, then the previous one during a rotation."""
     log_level: str = "info"
+    metrics_port: int = 0
+    """A second port that answers ``GET /metrics`` without the token; 0: none."""
+    drain_delay: float = 30.0
+    """Seconds a host told to drain by ``/openConnections?terminate=true`` keeps listening."""
+    drain_idle_wait: float = 20.0
+    """Seconds a draining worker leaves idle keep-alive connections for the balancer to close."""
 
     @property
     def keepalive(self) -> int:
@@ -130,6 +139,14 @@ def load_settings(
         values["call_timeout"] = _number(
             "call timeout (--call-timeout or STACK_CALL_TIMEOUT)", raw, float, 0.001
         )
+    if (raw := pick("metrics_port")) is not None:
+        metrics_port = _number("metrics port (--metrics-port or STACK_METRICS_PORT)", raw, int, 0)
+        if metrics_port > 65535:
+            raise SettingsError(f"metrics port must be at most 65535, got {raw!r}")
+        values["metrics_port"] = metrics_port
+    for name, flag in (("drain_delay", "--drain-delay"), ("drain_idle_wait", "--drain-idle-wait")):
+        if (raw := pick(name)) is not None:
+            values[name] = _number(f"{flag} or {ENV[name]}", raw, float, 0)
     if (raw := pick("log_level")) is not None:
         level = str(raw).lower()
         if level not in _LOG_LEVELS:
@@ -137,4 +154,7 @@ def load_settings(
         values["log_level"] = level
     tokens = tuple(t for t in (pick("system_token"), pick("previous_system_token")) if t)
     values["system_tokens"] = tokens
-    return replace(defaults, **values)
+    settings = replace(defaults, **values)
+    if settings.metrics_port and settings.metrics_port == settings.port:
+        raise SettingsError(f"the metrics port must differ from the port, both are {settings.port}")
+    return settings

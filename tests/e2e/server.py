@@ -64,6 +64,8 @@ def start(
     environment.pop("PORT", None)
     if token is not None:
         environment["INTEGRATOR_EXTENSION_SYSTEM_TOKEN"] = token
+    # the test's own idle keep-alive connections need not be waited for when a host stops
+    environment["STACK_DRAIN_IDLE_WAIT"] = "0.5"
     environment.update(env or {})
     args = [sys.executable, "-m", "stack_runtime", command, "--extensions", str(extensions)]
     args += ["--port", str(port), "--host", "127.0.0.1", *extra]

@@ -46,3 +46,15 @@ def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings().port = 1  # type: ignore[misc]
+
+
+def test_drain_and_metrics_settings() -> None:
+    env = {"STACK_DRAIN_DELAY": "2.5", "STACK_METRICS_PORT": "9100"}
+    settings = load_settings({"drain_idle_wait": 0}, environ=env, dotenv_path=None)
+    assert (settings.drain_delay, settings.drain_idle_wait, settings.metrics_port) == (2.5, 0, 9100)
+    defaults = load_settings(environ={}, dotenv_path=None)
+    assert (defaults.drain_delay, defaults.drain_idle_wait, defaults.metrics_port) == (30, 20, 0)
+    with pytest.raises(SettingsError, match="metrics port must differ"):
+        load_settings({"port": 9100, "metrics_port": 9100}, environ={}, dotenv_path=None)
+    with pytest.raises(SettingsError, match="--drain-delay"):
+        load_settings({"drain_delay": "-1"}, environ={}, dotenv_path=None)

@@ -1,0 +1,256 @@
+"""Prometheus metrics of the calls a host runs, correct across gunicorn's workers.
+
+Per function and outcome: ``stack_runtime_calls_total``,
+``stack_runtime_call_errors_total``, the ``stack_runtime_call_duration_seconds``
+histogram, and ``stack_runtime_calls_in_flight``. Envelopes refused before a
+function was resolved count as ``function=""``, ``outcome="rejected"``.
+
+Under ``stack-runtime serve`` every worker process writes its numbers to files
+in a directory of its own host (prometheus-client's multiprocess mode), and
+``GET /metrics`` on any worker adds them all up. The directory is made fresh at
+start-up, a dead worker's in-flight gauge is dropped by gunicorn's
+``child_exit`` hook, and the directory is removed when the host exits.
+
+The cost on the call path is one subclass hook around
+:meth:`Dispatcher.run`: a cached label lookup, a gauge up and down, one counter
+and one histogram update.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .app import StackApp
+from .auth import TokenChecker, bearer_token
+from .dispatcher import Dispatcher, Outcome, PreparedCall
+from .errors import UNAUTHORIZED, ErrorItem, errors_body
+
+__all__ = [
+    "CallMetrics",
+    "MeteredDispatcher",
+    "metrics_endpoint",
+    "use_multiprocess_dir",
+    "gunicorn_hooks",
+    "MetricsPortGuard",
+    "MULTIPROC_ENV",
+]
+
+#: prometheus-client reads its multiprocess directory from this variable.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+#: Histogram buckets, in seconds: from a quick hook to the 300 s call limit.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+_OUTCOMES: Mapping[str, str] = {
+    "function_timeout": "timeout",
+    "invalid_extension_response": "invalid_response",
+    "response_size_exceeded": "invalid_response",
+}
+
+
+def outcome_label(outcome: Outcome) -> str:
+    """``success``, ``error`` (raised), ``timeout`` or ``invalid_response``."""
+    if outcome.failure is None:
+        return "success"
+    codes = [item.code for item in outcome.failure.errors]
+    return _OUTCOMES.get(codes[0], "error") if codes else "error"
+
+
+def use_multiprocess_dir() -> Path:
+    """Make a fresh per-host metrics directory and switch prometheus-client to it.
+
+    Call it in the process that becomes gunicorn's master, before the app is
+    built (and so before any worker forks).
+    """
+    directory = Path(tempfile.mkdtemp(prefix="stack-runtime-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(directory)
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    return directory
+
+
+def gunicorn_hooks(directory: Path) -> dict[str, Callable[..., None]]:
+    """gunicorn server hooks that keep ``directory`` right as workers come and go."""
+
+    def child_exit(server: Any, worker: Any) -> None:
+        mark_process_dead(worker.pid, str(directory))  # type: ignore[no-untyped-call]
+
+    def on_exit(server: Any) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+    return {"child_exit": child_exit, "on_exit": on_exit}
+
+
+class CallMetrics:
+    """The metric families, and how to read them.
+
+    ``directory`` is the multiprocess directory (``None``: this process only,
+    as under ``stack-runtime dev``).
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory
+        own = None if directory is not None else CollectorRegistry()
+        labels = ("function", "outcome")
+        self.calls = Counter(
+            "stack_runtime_calls", "Extension calls answered.", labels, registry=own
+        )
+        self.errors = Counter(
+            "stack_runtime_call_errors",
+            "Extension calls answered with an error.",
+            labels,
+            registry=own,
+        )
+        self.duration = Histogram(
+            "stack_runtime_call_duration_seconds",
+            "Time from the start of a call to its answer.",
+            labels,
+            buckets=BUCKETS,
+            registry=own,
+        )
+        self.in_flight = Gauge(
+            "stack_runtime_calls_in_flight",
+            "Extension calls running now.",
+            ("function",),
+            registry=own,
+            multiprocess_mode="livesum",
+        )
+        self._registry = own
+        self._finished: dict[tuple[str, str], Callable[[float], None]] = {}
+        self._running: dict[str, Any] = {}
+
+    def started(self, function: str) -> Any:
+        """Count a call as running; returns the gauge to lower when it ends."""
+        gauge = self._running.get(function)
+        if gauge is None:
+            gauge = self._running[function] = self.in_flight.labels(function)
+        gauge.inc()
+        return gauge
+
+    def finished(self, function: str, outcome: str, seconds: float) -> None:
+        """Count an answered call."""
+        record = self._finished.get((function, outcome))
+        if record is None:
+            record = self._finished[(function, outcome)] = self._recorder(function, outcome)
+        record(seconds)
+
+    def _recorder(self, function: str, outcome: str) -> Callable[[float], None]:
+        calls = self.calls.labels(function, outcome)
+        duration = self.duration.labels(function, outcome)
+        errors = self.errors.labels(function, outcome) if outcome != "success" else None
+
+        def record(seconds: float) -> None:
+            calls.inc()
+            duration.observe(seconds)
+            if errors is not None:
+                errors.inc()
+
+        return record
+
+    def render(self) -> bytes:
+        """Every worker's numbers (or this process's) in Prometheus' text format."""
+        if self._registry is not None:
+            return generate_latest(self._registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(self.directory))  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+class MeteredDispatcher(Dispatcher):
+    """A :class:`Dispatcher` that counts and times every call in :class:`CallMetrics`."""
+
+    def __init__(self, *args: Any, metrics: CallMetrics, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics
+
+    def prepare(self, envelope: Mapping[str, Any]) -> PreparedCall | Outcome:
+        """Validate and resolve; an envelope refused here counts as ``rejected``."""
+        prepared = super().prepare(envelope)
+        if isinstance(prepared, Outcome):
+            self.metrics.finished("", "rejected", 0.0)
+        return prepared
+
+    async def run(self, call: PreparedCall) -> Outcome:
+        """Run the call as :class:`Dispatcher` does, counted and timed."""
+        gauge = self.metrics.started(call.name)
+        started = time.perf_counter()
+        try:
+            outcome = await super().run(call)
+        finally:
+            gauge.dec()
+        self.metrics.finished(call.name, outcome_label(outcome), time.perf_counter() - started)
+        return outcome
+
+
+def metrics_endpoint(
+    metrics: CallMetrics, tokens: TokenChecker, open_port: int | None = None
+) -> Callable[[Request], Any]:
+    """The ``GET /metrics`` handler: needs the system token, except on ``open_port``."""
+    unauthorized = errors_body([UNAUTHORIZED])
+
+    async def endpoint(request: Request) -> Response:
+        server = request.scope.get("server")
+        if open_port is None or not server or server[1] != open_port:
+            authorization = request.headers.get("authorization")
+            if authorization is not None:
+                token = bearer_token(authorization)
+            else:
+                token = request.query_params.get("access_token")
+            if not tokens.accepts(token):
+                return Response(
+                    unauthorized,
+                    401,
+                    {"WWW-Authenticate": "invalid system token"},
+                    media_type="application/json",
+                )
+        return Response(metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return endpoint
+
+
+class MetricsPortGuard:
+    """Serves ``app``, except that on ``port`` only ``GET /metrics`` is answered.
+
+    Used when ``--metrics-port`` puts the metrics on a port of their own: that
+    port skips the token for ``/metrics`` and answers 404 to everything else.
+    """
+
+    _NOT_FOUND = errors_body([ErrorItem("not_found", "Only /metrics is served on this port.")])
+
+    def __init__(self, app: StackApp, port: int) -> None:
+        self.app = app
+        self.port = port
+        self.state = app.state
+        self.dispatcher = app.dispatcher
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        apart = scope["type"] == "http" and server and server[1] == self.port
+        if not apart or scope["path"] == "/metrics":
+            await self.app(scope, receive, send)
+        else:
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(self._NOT_FOUND)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": self._NOT_FOUND})

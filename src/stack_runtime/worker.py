@@ -1,0 +1,209 @@
+"""The gunicorn worker of a server stack host: uvicorn, with a drain that loses no call.
+
+A balancer such as nginx never resends a POST that reached a host, so a drain
+must not lose one. On SIGTERM (which gunicorn's master forwards when it is told
+to stop) a worker
+
+1. marks the host as draining (``/readyz`` answers 503) and answers every
+   request from then on with ``Connection: close``;
+2. takes the connections already waiting in the listening socket's queue, then
+   stops listening: new connections are refused, the one failure a balancer
+   can safely retry on another host;
+3. finishes the calls in flight (each bounded by the call limit);
+4. leaves idle keep-alive connections open for the balancer to close (closing
+   one just as the balancer writes a request into it would lose that request),
+   answering any request that still arrives on one with ``Connection: close``,
+   for at most ``drain_idle_wait`` seconds after its last call;
+5. exits. gunicorn's ``graceful_timeout`` bounds the whole drain.
+
+The same worker also exits on its own (finishing its calls the same way, while
+the other workers go on serving and gunicorn starts a replacement) when its
+thread pool is exhausted by stuck ``def`` calls, or when gunicorn's master has
+died; and it asks the master to drain the host once a drain asked for by
+``/openConnections?terminate=true`` is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from types import FrameType
+from typing import Any, Protocol
+
+from gunicorn.arbiter import Arbiter
+from uvicorn.config import Config
+from uvicorn.server import Server
+from uvicorn_worker import UvicornWorker
+
+from .logs import kv, logger
+from .pool import ExtensionPool
+from .state import HostState
+
+__all__ = ["StackWorker", "DrainingServer"]
+
+_CLOSE = (b"connection", b"close")
+_POLL = 0.05
+
+
+class _Dispatcher(Protocol):
+    @property
+    def executor(self) -> object: ...
+
+
+class _Host(Protocol):
+    """What the worker needs of the app it serves."""
+
+    state: HostState
+    dispatcher: _Dispatcher
+
+
+class DrainingServer(Server):
+    """uvicorn's server with the drain described in this module's docstring."""
+
+    def __init__(self, config: Config, *, state: HostState, pool: object, ppid: int) -> None:
+        super().__init__(config)
+        self.state = state
+        self.pool = pool if isinstance(pool, ExtensionPool) else None
+        self.ppid = ppid
+        self.host_draining = False
+        self._stop_requested = False
+        self._taken: set[asyncio.Task[None]] = set()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """SIGTERM or SIGINT: the whole host drains."""
+        self.host_draining = True
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        """uvicorn's tick (every 0.1 s), plus the checks that end this worker."""
+        should_exit = await super().on_tick(counter)
+        if self.state.terminating:
+            self._close_after_each_response()
+            if not self._stop_requested and self.state.drain_due:
+                self._stop_requested = True
+                logger.warning(kv(logName="drainDue", delaySeconds=self.state.drain_delay))
+                self.state.stop()
+        if counter % 10 == 0 and not should_exit:
+            if os.getppid() != self.ppid:
+                logger.error(kv(logName="masterGone", pid=os.getpid()))
+                return True
+            if self.pool is not None and self.pool.exhausted:
+                logger.error(
+                    kv(logName="threadPoolExhausted", stuckThreads=self.pool.stuck, pid=os.getpid())
+                )
+                return True
+        return should_exit
+
+    def _close_after_each_response(self) -> None:
+        headers = self.server_state.default_headers
+        if _CLOSE not in headers:
+            self.server_state.default_headers = [*headers, _CLOSE]
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Drain: stop listening, finish the calls in flight, let the balancer close the rest."""
+        started = time.monotonic()
+        if self.host_draining:
+            self.state.mark_terminating()
+        self._close_after_each_response()
+        accepted = self._take_queued_connections(sockets or [])
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                cycle.keep_alive = False
+        logger.info(
+            kv(
+                logName="drainStarted",
+                pid=os.getpid(),
+                connections=len(self.server_state.connections),
+                calls=len(self.server_state.tasks),
+                takenFromQueue=accepted,
+            )
+        )
+
+        await self._wait_for_calls_and_connections()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # idle ones close now, busy ones after their response
+        while self.server_state.tasks and not self.force_exit:
+            await asyncio.sleep(_POLL)
+        logger.info(
+            kv(
+                logName="drainFinished",
+                pid=os.getpid(),
+                seconds=f"{time.monotonic() - started:.1f}",
+                closedIdle=len(self.server_state.connections),
+            )
+        )
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+    async def _wait_for_calls_and_connections(self) -> None:
+        """Until no call runs and the balancer has closed every connection, or the idle wait ends."""
+        idle_since = time.monotonic()
+        while self.server_state.connections and not self.force_exit:
+            now = time.monotonic()
+            if self.server_state.tasks:
+                idle_since = now
+            elif now - idle_since >= self.state.drain_idle_wait:
+                return
+            await asyncio.sleep(_POLL)
+
+    def _take_queued_connections(self, sockets: list[socket.socket]) -> int:
+        """Accept what waits in the listen queue so closing the socket resets nothing."""
+        loop = asyncio.get_running_loop()
+        config = self.config
+
+        def protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        taken = 0
+        for listener in sockets:
+            try:
+                raw = socket.socket(fileno=os.dup(listener.fileno()))
+            except OSError:
+                continue
+            with raw:
+                raw.setblocking(False)
+                while True:
+                    try:
+                        conn, _ = raw.accept()
+                    except OSError:
+                        break
+                    taken += 1
+                    conn.setblocking(False)
+                    task = loop.create_task(self._serve_taken(loop, protocol, conn))
+                    self._taken.add(task)
+                    task.add_done_callback(self._taken.discard)
+        return taken
+
+    @staticmethod
+    async def _serve_taken(
+        loop: asyncio.AbstractEventLoop, protocol: Any, conn: socket.socket
+    ) -> None:
+        try:
+            await loop.connect_accepted_socket(protocol, conn)
+        except OSError:
+            conn.close()
+
+
+class StackWorker(UvicornWorker):  # type: ignore[misc]
+    """gunicorn worker class: uvicorn serving the host's app with :class:`DrainingServer`."""
+
+    async def _serve(self) -> None:
+        app: _Host = self.wsgi
+        self.config.app = app
+        server = DrainingServer(
+            self.config, state=app.state, pool=app.dispatcher.executor, ppid=self.ppid
+        )
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)

@@ -1,0 +1,275 @@
+"""One host on its own: the drain step by step, stuck threads, metrics, the image's command."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from ..conftest import ROOT
+from ..e2e.server import free_port
+from .stack import AUTH, EXTENSIONS, TOKEN, Host, records, wait_until
+
+
+def _post(port: int, function: str, call_id: str, **options: object) -> requests.Response:
+    return requests.post(
+        f"http://127.0.0.1:{port}/function",
+        json={"diy": True, "function": function, "options": {"id": call_id, **options}},
+        headers={**AUTH, "Connection": "close"},
+        timeout=60,
+    )
+
+
+def test_sigterm_drains_calls_and_kept_connections(tmp_path: Path) -> None:
+    """1. an idle keep-alive connection is open, and a call runs (held by a gate);
+    2. SIGTERM: new connections are refused at once;
+    3. a request on the kept connection is answered, with Connection: close;
+    4. the gate opens: the running call answers, with Connection: close;
+    5. the host exits 0."""
+    (tmp_path / "records").mkdir()
+    host = Host("solo", tmp_path, workers=1)
+    host.start()
+    try:
+        kept = http.client.HTTPConnection("127.0.0.1", host.port, timeout=30)
+        kept.request("GET", "/healthCheck")
+        assert kept.getresponse().read() == b'{"success":true}'
+
+        running: dict[str, http.client.HTTPResponse | bytes] = {}
+
+        def gated() -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=60)
+            body = json.dumps({"diy": True, "function": "gated", "options": {"id": "held"}})
+            connection.request(
+                "POST", "/function", body, {**AUTH, "Content-Type": "application/json"}
+            )
+            answer = connection.getresponse()
+            running["answer"], running["body"] = answer, answer.read()
+
+        caller = threading.Thread(target=gated)
+        caller.start()
+        wait_until(lambda: len(records(tmp_path)) == 1, 30, "the gated call to start")
+
+        host.terminate()
+        wait_until(host.refuses_connections, 10, "the host to stop listening")
+        assert host.process is not None and host.process.poll() is None
+
+        kept.request("GET", "/readyz")
+        late = kept.getresponse()
+        assert late.status == 503 and late.getheader("connection") == "close"
+        late.read()
+
+        (tmp_path / "gate").write_text("open")
+        caller.join(30)
+        answer = running["answer"]
+        assert isinstance(answer, http.client.HTTPResponse)
+        assert answer.status == 200 and answer.getheader("connection") == "close"
+        assert json.loads(running["body"])["id"] == "held"  # type: ignore[arg-type]
+        assert host.wait(30) == 0
+        assert "drainFinished" in host.log.read_text()
+    finally:
+        host.stop()
+
+
+def test_stuck_threads_are_replaced_and_an_exhausted_worker_retires(tmp_path: Path) -> None:
+    """1. a worker with a pool of 2 threads gets 2 calls that never return: both time out;
+    2. a def call still answers (the stuck threads were replaced, not waited for);
+    3. the worker, its pool exhausted, retires after its calls; gunicorn starts another;
+    4. the host goes on answering, from the new worker."""
+    (tmp_path / "records").mkdir()
+    host = Host("pool", tmp_path, workers=1, extra=("--threads", "2", "--drain-idle-wait", "1"))
+    host.start()
+    try:
+        first = host.worker_pids()
+        hung = [
+            threading.Thread(target=lambda n=n: _post(host.port, "hang", f"hang-{n}"))
+            for n in range(2)
+        ]
+        for thread in hung:
+            thread.start()
+        for thread in hung:
+            thread.join(30)
+        assert _post(host.port, "hang", "hang-3").json()["errors"][0]["code"] == "function_timeout"
+        answer = _post(host.port, "record", "after-hangs")
+        assert answer.status_code == 200 and answer.json()["id"] == "after-hangs"
+
+        wait_until(
+            lambda: "threadPoolExhausted" in host.log.read_text(), 30, "the worker to retire"
+        )
+        wait_until(
+            lambda: host.worker_pids() and not host.worker_pids() & first, 60, "a new worker"
+        )
+        answer = _post(host.port, "record", "new-worker")
+        assert answer.status_code == 200 and answer.json()["pid"] not in first
+    finally:
+        host.stop()
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def _value(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_add_up_across_workers(tmp_path: Path) -> None:
+    """1. calls of every outcome on a host with two workers;
+    2. /metrics on either worker counts all of them; it needs the token on the main port,
+       not on --metrics-port, where nothing else is served;
+    3. a call in flight shows in the gauge, and leaves it when its worker is killed."""
+    (tmp_path / "records").mkdir()
+    dirs_before = _metrics_dirs()
+    metrics_port = free_port()
+    host = Host(
+        "metrics",
+        tmp_path,
+        workers=2,
+        extra=("--metrics-port", str(metrics_port), "--drain-idle-wait", "1"),
+    )
+    host.start()
+    try:
+        pids: set[int] = set()
+        sent = 0
+        with ThreadPoolExecutor(8) as pool:  # concurrent connections reach both workers
+            while len(pids) < 2 and sent < 400:
+                batch = [f"m-{sent + n}" for n in range(8)]
+                sent += len(batch)
+                for answer in pool.map(lambda i: _post(host.port, "record", i, sleep=0.05), batch):
+                    assert answer.status_code == 200
+                    pids.add(answer.json()["pid"])
+        assert len(pids) == 2, "the calls should have reached both workers"
+        assert _post(host.port, "recurse", "r").status_code == 422
+        assert _post(host.port, "hang_async", "h").json()["errors"][0]["code"] == "function_timeout"
+        assert _post(host.port, "noSuchFunction", "x").status_code == 422
+
+        assert requests.get(host.url + "/metrics", timeout=10).status_code == 401
+        for _ in range(4):  # whichever worker answers, the sums are the same
+            text = requests.get(host.url + "/metrics", headers=AUTH, timeout=10).text
+            samples = _samples(text)
+            assert (
+                _value(samples, "stack_runtime_calls_total", function="record", outcome="success")
+                == sent
+            )
+            assert (
+                _value(
+                    samples,
+                    "stack_runtime_call_duration_seconds_count",
+                    function="record",
+                    outcome="success",
+                )
+                == sent
+            )
+            assert (
+                _value(
+                    samples, "stack_runtime_call_errors_total", function="recurse", outcome="error"
+                )
+                == 1
+            )
+            assert (
+                _value(
+                    samples, "stack_runtime_calls_total", function="hang_async", outcome="timeout"
+                )
+                == 1
+            )
+            assert (
+                _value(samples, "stack_runtime_calls_total", function="", outcome="rejected") == 1
+            )
+            assert _value(samples, "stack_runtime_calls_in_flight", function="record") == 0
+
+        apart = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert apart.status_code == 200 and "stack_runtime_calls_total" in apart.text
+        assert _post(metrics_port, "record", "wrong-port").status_code == 404
+
+        def held_call() -> None:
+            with contextlib.suppress(requests.ConnectionError):  # its worker is killed below
+                _post(host.port, "gated", "in-flight")
+
+        held = threading.Thread(target=held_call)
+        held.start()
+        wait_until(
+            lambda: any(r["id"] == "in-flight" for r in records(tmp_path)), 30, "the held call"
+        )
+
+        def in_flight() -> float:
+            text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+            return _value(_samples(text), "stack_runtime_calls_in_flight", function="gated")
+
+        assert in_flight() == 1
+        pid = next(r["pid"] for r in records(tmp_path) if r["id"] == "in-flight")
+        os.kill(pid, signal.SIGKILL)
+        held.join(30)
+        wait_until(lambda: in_flight() == 0, 30, "the dead worker's gauge to go")
+    finally:
+        host.stop()
+    assert _metrics_dirs() == dirs_before, "the host left its metrics folder behind"
+
+
+def _metrics_dirs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("stack-runtime-metrics-*")}
+
+
+def _dockerfile() -> dict[str, object]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    final = text[text.rindex("\nFROM ") :]
+    env: dict[str, str] = {}
+    for line in final.splitlines():
+        if line.startswith("ENV "):
+            env.update(dict(pair.split("=", 1) for pair in shlex.split(line[4:])))
+    cmd = json.loads(re.search(r"^CMD (\[.*\])$", final, flags=re.M).group(1))  # type: ignore[union-attr]
+    health = json.loads(re.search(r"^HEALTHCHECK .*?CMD (\[.*\])$", final, flags=re.M).group(1))  # type: ignore[union-attr]
+    user = re.search(r"^USER (\S+)$", final, flags=re.M).group(1)  # type: ignore[union-attr]
+    return {"env": env, "cmd": cmd, "health": health, "user": user}
+
+
+def test_the_image_command_and_healthcheck_work_when_run_directly(tmp_path: Path) -> None:
+    """The Dockerfile's CMD and HEALTHCHECK, run here as they are (no container engine):
+    the host serves, the health check passes, SIGTERM stops it cleanly."""
+    image = _dockerfile()
+    assert image["user"] not in ("root", "0")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STACK_", "INTEGRATOR_"))}
+    env.update(image["env"])  # type: ignore[arg-type]
+    env.update(
+        PORT=str(port),
+        STACK_EXTENSIONS_DIR=str(EXTENSIONS),  # stands for the mounted folder
+        STACK_HOST="127.0.0.1",
+        STACK_WORKERS="1",
+        INTEGRATOR_EXTENSION_SYSTEM_TOKEN=TOKEN,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    log = (tmp_path / "image.log").open("w")
+    process = subprocess.Popen(image["cmd"], env=env, stdout=log, stderr=subprocess.STDOUT)  # type: ignore[call-overload]
+    try:
+
+        def healthy() -> bool:
+            assert process.poll() is None, (tmp_path / "image.log").read_text()
+            return subprocess.run(image["health"], env=env, capture_output=True).returncode == 0  # type: ignore[call-overload]
+
+        wait_until(healthy, 30, "the health check to pass")
+        assert _post(port, "record", "image").json()["id"] == "image"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert subprocess.run(image["health"], env=env, capture_output=True).returncode != 0  # type: ignore[call-overload]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,51 @@
+"""Call metrics in one process: outcomes, labels, what GET /metrics renders."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from stack_runtime.dispatcher import Outcome
+from stack_runtime.errors import CallFailure, ErrorItem
+from stack_runtime.loader import Extensions, load_extensions
+from stack_runtime.metrics import CallMetrics, MeteredDispatcher, outcome_label
+
+from ..conftest import FIXTURES
+
+
+def _failure(code: str) -> Outcome:
+    failure = CallFailure(422, (ErrorItem(code, "m"),))
+    return Outcome(422, failure.body(), failure)
+
+
+def test_outcome_labels() -> None:
+    assert outcome_label(Outcome(200, b"{}")) == "success"
+    assert outcome_label(_failure("function_timeout")) == "timeout"
+    assert outcome_label(_failure("response_size_exceeded")) == "invalid_response"
+    assert outcome_label(_failure("invalid_extension_response")) == "invalid_response"
+    assert outcome_label(_failure("ValueError")) == "error"
+
+
+def test_metered_dispatcher_counts_each_outcome() -> None:
+    extensions: Extensions = load_extensions(FIXTURES / "protocol")
+    metrics = CallMetrics()
+    dispatcher = MeteredDispatcher(extensions, metrics=metrics, call_timeout=5)
+
+    async def calls() -> None:
+        for _ in range(3):
+            await dispatcher.dispatch({"diy": True, "function": "flatEcho", "options": {"a": 1}})
+        await dispatcher.dispatch({"diy": True, "function": "nope", "options": {"a": 1}})
+
+    asyncio.run(calls())
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for s in family.samples
+    }
+    ok = (("function", "flatEcho"), ("outcome", "success"))
+    assert samples[("stack_runtime_calls_total", ok)] == 3
+    assert samples[("stack_runtime_call_duration_seconds_count", ok)] == 3
+    assert samples[("stack_runtime_calls_in_flight", (("function", "flatEcho"),))] == 0
+    assert samples[("stack_runtime_calls_total", (("function", ""), ("outcome", "rejected")))] == 1
+    assert ("stack_runtime_call_errors_total", ok) not in samples
