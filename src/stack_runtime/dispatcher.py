@@ -21,7 +21,7 @@ from . import errors
 from .errors import CallFailure, ErrorItem
 from .jsvalues import js_string, truthy
 from .loader import ExtensionFunction, ExtensionModule, Extensions, namespace_attribute
-from .logs import kv, logger, request_id, trace_id
+from .logs import kv, log_info, logger, request_id, trace_id
 from .results import encode_result
 
 __all__ = ["Dispatcher", "Outcome", "PreparedCall", "to_datetime", "DEFAULT_CALL_TIMEOUT"]
@@ -112,7 +112,7 @@ def _log_invoked(envelope: Mapping[str, Any], options: Any) -> None:
                 fields["_connectionId"] = options.get("_connectionId")
     fields["_reqId"] = request_id.get()
     fields["traceId"] = trace_id.get()
-    logger.info(kv(**fields))
+    log_info(kv(**fields))
 
 
 class Dispatcher:
