@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from .app import StackApp
 from .auth import TokenChecker
 from .dispatcher import Dispatcher
 from .loader import load_extensions
+from .pool import CallPool
 from .settings import Settings
 from .state import HostState
 
@@ -22,6 +21,6 @@ def build_app(settings: Settings, state: HostState | None = None) -> StackApp:
     grows to ``settings.threads`` threads as calls arrive (after any fork).
     """
     extensions = load_extensions(settings.extensions_dir)
-    executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="extension")
+    executor = CallPool(max_workers=settings.threads, thread_name_prefix="extension")
     dispatcher = Dispatcher(extensions, executor=executor, call_timeout=settings.call_timeout)
     return StackApp(dispatcher, TokenChecker(settings.system_tokens), state)

@@ -1,0 +1,290 @@
+"""The threads that run ``def`` extension functions, with a cheap hand-off.
+
+A ``def`` function must never block the event loop, so it runs in a worker
+thread. ``loop.run_in_executor`` on a ``ThreadPoolExecutor`` plus
+``asyncio.wait_for`` costs several locks, two futures, a done-callback chain,
+a waiter and a trip round the event loop per call, and the executor starts a
+new thread whenever a call finds none idle: under load, quick calls end up
+spread over dozens of threads that take turns at the GIL. That hand-off cost
+more than the whole call on a page of ten records. :class:`CallPool` does this:
+
+- **A quick call is waited for, briefly.** While a function computes, it holds
+  the GIL and the event loop could not run anyway, so the loop waits for it
+  (on a lock, the GIL released) for up to ``wait_budget`` seconds and goes on
+  with the result: no future, no wake-up of the loop, no thread switching at
+  the GIL's pace. A call still running after the budget (or a function seen
+  blocking, below) is awaited like any other: the loop serves other requests
+  meanwhile and the result comes back with one ``call_soon_threadsafe``.
+- **Functions that block are not waited for.** Each call's wall time is
+  compared with the CPU time its thread used; a function that spent time
+  blocked (I/O, ``sleep``, a lock) is awaited without the brief wait for its
+  next ``probe_every`` calls, so I/O-bound hooks never hold up the loop.
+- **Threads start only when needed**: at once when there is none, later only
+  when a call finds no idle thread and the busy ones make no progress for
+  ``spawn_delay`` seconds (they are blocked). Quick functions keep sharing one
+  thread; blocking ones get one each, up to ``max_workers``.
+
+It is also a :class:`concurrent.futures.Executor`, for code that wants ``submit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
+__all__ = ["CallPool"]
+
+T = TypeVar("T")
+
+_BLOCKED = 0.001
+"""Seconds of a call's wall time not spent on its thread's CPU that mark it as blocking."""
+
+
+class _Call:
+    """One call on its way through the pool."""
+
+    __slots__ = (
+        "argument",
+        "context",
+        "done",
+        "finished",
+        "function",
+        "future",
+        "loop",
+        "ok",
+        "value",
+        "waiting",
+    )
+
+    def __init__(self, function: Callable[[Any], Any], argument: Any, loop: Any) -> None:
+        self.function = function
+        self.argument = argument
+        self.context = contextvars.copy_context()
+        self.loop = loop
+        self.future: Any = None
+        self.done: Any = None
+        self.waiting = False
+        self.finished = False
+        self.ok = True
+        self.value: Any = None
+
+    def outcome(self) -> Any:
+        if self.ok:
+            return self.value
+        raise self.value
+
+
+def _deliver(call: _Call) -> None:
+    future = call.future
+    if future.done():  # timed out or cancelled meanwhile: the result is dropped
+        return
+    if call.ok:
+        future.set_result(call.value)
+    else:
+        future.set_exception(call.value)
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+class CallPool(Executor):
+    """Up to ``max_workers`` threads for ``def`` extension functions (see the module)."""
+
+    def __init__(
+        self,
+        max_workers: int = 64,
+        thread_name_prefix: str = "extension",
+        *,
+        wait_budget: float = 0.005,
+        probe_every: int = 100,
+        spawn_delay: float = 0.02,
+    ) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.max_workers = max_workers
+        self.wait_budget = wait_budget
+        self.probe_every = probe_every
+        self.spawn_delay = spawn_delay
+        self._prefix = thread_name_prefix
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._completed = 0
+        self._checking = False
+        self._threads: list[threading.Thread] = []
+        self._numbers = itertools.count()
+        self._shutdown = False
+        self._blocking: dict[Any, int] = {}
+        """Functions seen blocking, and how many more calls skip the brief wait."""
+
+    @property
+    def threads(self) -> int:
+        """How many worker threads have been started."""
+        return len(self._threads)
+
+    def is_blocking(self, function: Callable[..., Any]) -> bool:
+        """True while ``function`` is awaited without the brief wait (it was seen blocking)."""
+        return function in self._blocking
+
+    # -- handing calls over ----------------------------------------------------------
+
+    def _put(self, call: _Call) -> bool:
+        """Queue ``call``; True when an idle thread takes it right away."""
+        loop = call.loop
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new calls after shutdown")
+            self._queue.put(call)
+            waiting = self._queue.qsize() - self._idle
+            if waiting <= 0:
+                return True
+            if len(self._threads) >= self.max_workers:
+                return False
+            if loop is None or not self._threads:
+                self._start_threads(1)
+                return True
+            if self._checking:
+                return False
+            self._checking = True
+            completed = self._completed
+        loop.call_later(self.spawn_delay, self._check, loop, completed)
+        return False
+
+    def _check(self, loop: asyncio.AbstractEventLoop, completed: int) -> None:
+        """On the loop, ``spawn_delay`` after a call found every thread busy."""
+        with self._lock:
+            waiting = self._queue.qsize() - self._idle
+            room = self.max_workers - len(self._threads)
+            if waiting <= 0 or room <= 0 or self._shutdown:
+                self._checking = False
+                return
+            if self._completed == completed:  # no progress: the busy threads are blocked
+                self._checking = False
+                self._start_threads(min(waiting, room))
+                return
+            completed = self._completed
+        loop.call_later(self.spawn_delay, self._check, loop, completed)
+
+    def _start_threads(self, count: int) -> None:
+        """Start ``count`` worker threads (lock held)."""
+        for _ in range(count):
+            thread = threading.Thread(
+                target=self._work, name=f"{self._prefix}_{next(self._numbers)}", daemon=True
+            )
+            self._threads.append(thread)
+            self._idle += 1
+            thread.start()
+
+    # -- the worker threads ---------------------------------------------------------
+
+    def _work(self) -> None:
+        get = self._queue.get
+        lock = self._lock
+        clock = time.perf_counter
+        cpu = time.thread_time
+        while True:
+            call = get()
+            with lock:
+                self._idle -= 1
+            if call is None:
+                return
+            started, used = clock(), cpu()
+            try:
+                call.value = call.context.run(call.function, call.argument)
+            except BaseException as exc:  # SystemExit too: the caller makes it a 422
+                call.ok, call.value = False, exc
+            blocked = (clock() - started) - (cpu() - used) > _BLOCKED
+            with lock:
+                call.finished = True
+                waiting = call.waiting
+                self._completed += 1
+                self._idle += 1
+                if blocked:
+                    self._blocking[call.function] = self.probe_every
+            if waiting:
+                call.done.release()
+            elif call.loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed while the call ran
+                    call.loop.call_soon_threadsafe(_deliver, call)
+            elif call.ok:
+                call.future.set_result(call.value)
+            else:
+                call.future.set_exception(call.value)
+            call = None  # a result must not outlive its call while this thread waits
+
+    # -- the two ways in ------------------------------------------------------------
+
+    async def run(self, function: Callable[[Any], T], argument: Any, timeout: float | None) -> T:
+        """Run ``function(argument)`` in a worker thread, in a copy of the current context.
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds (the thread is left
+        to finish; its result is dropped) and whatever the function raised.
+        """
+        loop = asyncio.get_running_loop()
+        call = _Call(function, argument, loop)
+        budget = self.wait_budget
+        if timeout is not None:
+            budget = min(budget, timeout)
+        skip = self._blocking.get(function)
+        if skip is not None:
+            budget = 0.0
+            if skip <= 1:
+                self._blocking.pop(function, None)  # probe it again next time
+            else:
+                self._blocking[function] = skip - 1
+        if budget > 0:
+            call.done = threading.Lock()
+            call.done.acquire()
+            call.waiting = True
+        if self._put(call) and budget > 0:
+            if call.done.acquire(True, budget):
+                return call.outcome()  # type: ignore[no-any-return]
+            if timeout is not None:
+                timeout = max(timeout - budget, 0.0)
+        with self._lock:
+            call.waiting = False
+            if not call.finished:
+                call.future = loop.create_future()
+        if call.future is None:  # it finished just as the brief wait ended
+            return call.outcome()  # type: ignore[no-any-return]
+        if timeout is None:
+            return await call.future  # type: ignore[no-any-return]
+        timer = loop.call_later(timeout, _expire, call.future)
+        try:
+            return await call.future  # type: ignore[no-any-return]
+        finally:
+            timer.cancel()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """:meth:`concurrent.futures.Executor.submit`: run ``fn(*args, **kwargs)`` in a thread."""
+        call = _Call(lambda _: fn(*args, **kwargs), None, None)
+        future: Future[T] = Future()
+        future.set_running_or_notify_cancel()
+        call.future = future
+        self._put(call)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the threads once the calls already queued are done (``wait``: until then).
+
+        ``cancel_futures`` is accepted for the :class:`~concurrent.futures.Executor`
+        interface; queued calls still run.
+        """
+        with self._lock:
+            self._shutdown = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
