@@ -103,6 +103,7 @@ def _settings(args: argparse.Namespace, defaults: Settings | None = None, **extr
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .collector import tune_collector
     from .host import build_app
     from .logs import configure_logging
     from .server import GunicornHost
@@ -117,6 +118,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_level)
     app = build_app(settings)
+    tune_collector()  # before the workers fork: see collector.py
     GunicornHost(app, settings).run()
     return 0
 
