@@ -112,9 +112,10 @@ class Report:
         print("Results (median of the rounds; ratios against the floor)")
         print()
         print(
-            "| workload | contender | req/s | p50 ms | p99 ms | req/s vs floor | p99 vs floor | checked | bad |"
+            "| workload | contender | req/s | p50 ms | p99 ms | req/s vs floor | p99 vs floor "
+            "| server CPU µs/req | checked | bad |"
         )
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         verdicts: list[str] = []
         for workload in self.workloads:
             floor = table.get((workload.name, FLOOR))
