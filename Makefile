@@ -12,7 +12,7 @@ PORT   ?= 8080
 INTEGRATOR_EXTENSION_SYSTEM_TOKEN ?= local-dev-token
 export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 
-.PHONY: run serve test lint format clean
+.PHONY: run serve test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,13 +30,17 @@ test: $(STAMP)  ## the whole test suite
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff (lint and format check) and mypy --strict
-	$(BIN)/ruff check src tests extensions
-	$(BIN)/ruff format --check src tests extensions
+	$(BIN)/ruff check src tests extensions bench
+	$(BIN)/ruff format --check src tests extensions bench
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests extensions
-	$(BIN)/ruff format src tests extensions
+	$(BIN)/ruff check --fix src tests extensions bench
+	$(BIN)/ruff format src tests extensions bench
+
+bench: $(STAMP)  ## the benchmark (README, Performance); BENCH_ARGS=--quick to try it out
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,7 @@ from .auth import TokenChecker, bearer_token
 from .connections import open_connections
 from .dispatcher import Dispatcher
 from .errors import ErrorItem
-from .logs import kv, logger, new_request_id, request_id, safe_url, trace_id
+from .logs import kv, log_info, logger, new_request_id, request_id, safe_url, trace_id
 from .settings import MAX_BODY_BYTES
 from .state import HostState
 
@@ -104,7 +104,7 @@ class StackApp:
                 await self.router(scope, receive, send_and_note)
         finally:
             if scope["path"] not in _NOT_LOGGED:
-                logger.info(
+                log_info(
                     kv(
                         logName="reqFinished",
                         method=scope["method"],

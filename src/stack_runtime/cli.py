@@ -162,6 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     metrics_dir = use_multiprocess_dir()  # before any metric exists, so workers share it
 
+    from .collector import tune_collector
     from .host import build_app
     from .logs import configure_logging
     from .server import GunicornHost
@@ -172,6 +173,7 @@ def _serve(args: argparse.Namespace) -> int:
     except BaseException:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         raise
+    tune_collector()  # before the workers fork: see collector.py
     GunicornHost(app, settings, metrics_dir).run()
     return 0
 

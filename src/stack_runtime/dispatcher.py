@@ -12,7 +12,7 @@ import asyncio
 import contextvars
 import inspect
 from collections.abc import Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,8 @@ from . import errors
 from .errors import CallFailure, ErrorItem
 from .jsvalues import js_string, truthy
 from .loader import ExtensionFunction, ExtensionModule, Extensions, namespace_attribute
-from .logs import kv, logger, request_id, trace_id
+from .logs import kv, log_info, logger, request_id, trace_id
+from .pool import CallPool
 from .results import encode_result
 
 __all__ = ["Dispatcher", "Outcome", "PreparedCall", "to_datetime", "DEFAULT_CALL_TIMEOUT"]
@@ -112,7 +113,7 @@ def _log_invoked(envelope: Mapping[str, Any], options: Any) -> None:
                 fields["_connectionId"] = options.get("_connectionId")
     fields["_reqId"] = request_id.get()
     fields["traceId"] = trace_id.get()
-    logger.info(kv(**fields))
+    log_info(kv(**fields))
 
 
 class Dispatcher:
@@ -138,7 +139,7 @@ class Dispatcher:
     def executor(self) -> Executor:
         """The thread pool for ``def`` functions (created on first use)."""
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(thread_name_prefix="extension")
+            self._executor = CallPool(thread_name_prefix="extension")
         return self._executor
 
     # -- validation and resolution ------------------------------------------------
@@ -241,15 +242,17 @@ class Dispatcher:
     async def run(self, call: PreparedCall) -> Outcome:
         """Run a prepared call on the event loop (``async``) or the thread pool (``def``)."""
         try:
-            if call.is_async:
-                awaitable = call.function(call.options)
+            executor = self.executor
+            if call.is_async:  # awaited in this task: no task of its own to start
+                async with asyncio.timeout(self.call_timeout):
+                    result = await call.function(call.options)
+            elif isinstance(executor, CallPool):  # the cheap hand-off (pool.py)
+                result = await executor.run(call.function, call.options, self.call_timeout)
             else:
                 loop = asyncio.get_running_loop()
                 context = contextvars.copy_context()
-                awaitable = loop.run_in_executor(
-                    self.executor, context.run, call.function, call.options
-                )
-            result = await asyncio.wait_for(awaitable, self.call_timeout)
+                awaitable = loop.run_in_executor(executor, context.run, call.function, call.options)
+                result = await asyncio.wait_for(awaitable, self.call_timeout)
             if inspect.isawaitable(result):  # a def that returned a coroutine
                 result = await asyncio.wait_for(result, self.call_timeout)
         except TimeoutError:

@@ -8,7 +8,7 @@ from .app import StackApp
 from .auth import TokenChecker
 from .loader import load_extensions
 from .metrics import CallMetrics, MeteredDispatcher, metrics_endpoint
-from .pool import ExtensionPool
+from .pool import CallPool
 from .settings import Settings
 from .state import HostState
 
@@ -23,12 +23,12 @@ def build_app(
     Raises :class:`~stack_runtime.loader.ExtensionLoadError` when an extension
     cannot be imported. The thread pool for ``def`` functions starts empty and
     grows to ``settings.threads`` threads as calls arrive (after any fork); see
-    :class:`~stack_runtime.pool.ExtensionPool`. ``metrics_dir`` is the
+    :class:`~stack_runtime.pool.CallPool`. ``metrics_dir`` is the
     per-host directory of prometheus-client's multiprocess mode (``None``: the
     metrics of this process only).
     """
     extensions = load_extensions(settings.extensions_dir)
-    executor = ExtensionPool(settings.threads, stuck_after=settings.call_timeout)
+    executor = CallPool(settings.threads, stuck_after=settings.call_timeout)
     metrics = CallMetrics(metrics_dir)
     dispatcher = MeteredDispatcher(
         extensions, executor=executor, call_timeout=settings.call_timeout, metrics=metrics

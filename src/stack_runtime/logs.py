@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import random
 import re
-import secrets
 import sys
 import time
 from typing import Any
@@ -28,6 +28,7 @@ __all__ = [
     "trace_id",
     "new_request_id",
     "kv",
+    "log_info",
     "safe_url",
     "configure_logging",
 ]
@@ -43,14 +44,23 @@ _TOKEN_IN_QUERY = re.compile(r"(?i)(access_token=)[^&]*")
 
 
 def new_request_id() -> str:
-    """A fresh ``_reqId``: epoch milliseconds and four random base-36 characters."""
-    suffix = "".join(secrets.choice(_ALPHABET) for _ in range(4))
-    return f"{int(time.time() * 1000)}{suffix}"
+    """A fresh ``_reqId``: epoch milliseconds and four random base-36 characters.
+
+    Like the reference's, the suffix only tells requests apart: it comes from
+    :mod:`random` (reseeded in every forked worker), not from the OS's entropy.
+    """
+    return f"{int(time.time() * 1000)}{''.join(random.choices(_ALPHABET, k=4))}"
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 def _clean(value: Any) -> str:
     text = value if isinstance(value, str) else js_string(value)
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if text.isprintable():  # no control character: nothing to escape (the usual case)
+        return text
+    return _UNSAFE.sub(_escape, text)
 
 
 def kv(**fields: Any) -> str:
@@ -65,6 +75,76 @@ def safe_url(path: str, query: str) -> str:
     return path + "?" + _TOKEN_IN_QUERY.sub(r"\1***", query)
 
 
+def log_info(line: str) -> None:
+    """Log ``line`` at info level: for the lines every request writes.
+
+    When the logger is set up as :func:`configure_logging` leaves it, the line
+    is written straight to its handler's stream, exactly as the handler would
+    format it, without building a log record. Otherwise (other handlers or
+    filters added) it goes through :mod:`logging` like any other line.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handlers = logger.handlers
+    if len(handlers) == 1 and not logger.filters:
+        handler = handlers[0]
+        if type(handler) is _LineHandler and handler.plain:
+            handler.write_info(line)
+            return
+    logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
+
+
+class _LineFormatter(logging.Formatter):
+    """``%(asctime)s %(levelname)s %(message)s``, formatting each second's date once."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+
+    def stamp(self, created: float) -> str:
+        """``asctime`` for a record made at ``created`` (seconds since the epoch)."""
+        second = int(created)
+        cached = self._second
+        if cached[0] != second:
+            cached = (second, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second)))
+            self._second = cached
+        return f"{cached[1]},{int((created - second) * 1000):03d}"
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return self.stamp(record.created)
+
+
+class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler :func:`configure_logging` installs, with a direct path for info lines."""
+
+    def __init__(self, stream: Any, formatter: _LineFormatter) -> None:
+        super().__init__(stream)
+        self.setFormatter(formatter)
+        self.line_formatter = formatter
+        self.context_filter = _ContextFilter()
+        self.addFilter(self.context_filter)
+
+    @property
+    def plain(self) -> bool:
+        """True while nothing but this module changed the handler's filters and format."""
+        return (
+            self.formatter is self.line_formatter
+            and len(self.filters) == 1
+            and self.filters[0] is self.context_filter
+            and self.level <= logging.INFO
+        )
+
+    def write_info(self, line: str) -> None:
+        """Write ``line`` as an info record formatted by this handler would read."""
+        text = f"{self.line_formatter.stamp(time.time())} INFO {line}\n"
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.stream.write(text)
+                self.flush()
+            except Exception:  # as logging does: a broken stream never fails a request
+                self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+
+
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.req_id = request_id.get() or "-"
@@ -73,9 +153,7 @@ class _ContextFilter(logging.Filter):
 
 def configure_logging(level: str = "INFO") -> None:
     """Send ``stack_runtime`` records to stderr, one line each (tracebacks follow)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    handler.addFilter(_ContextFilter())
+    handler = _LineHandler(sys.stderr, _LineFormatter())
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False

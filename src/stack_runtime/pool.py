@@ -1,162 +1,337 @@
-"""The thread pool that runs ``def`` extension functions, sized on purpose.
+"""The threads that run ``def`` extension functions, with a cheap hand-off.
 
-Each ``def`` call in progress holds one thread; ``threads`` is how many such
-calls one worker process runs at once (more wait in line, in order). Unlike
-:class:`concurrent.futures.ThreadPoolExecutor`, this pool
+A ``def`` function must never block the event loop, so it runs in a worker
+thread. ``loop.run_in_executor`` on a ``ThreadPoolExecutor`` plus
+``asyncio.wait_for`` costs several locks, two futures, a done-callback chain,
+a waiter and a trip round the event loop per call, and the executor starts a
+new thread whenever a call finds none idle: under load, quick calls end up
+spread over dozens of threads that take turns at the GIL. That hand-off cost
+more than the whole call on a page of ten records. :class:`CallPool` does this:
 
-- does not count a thread that has been running one call for longer than
-  ``stuck_after`` seconds (the call limit): that call has already been answered
-  with ``function_timeout``, and Python cannot stop the thread, so a fresh one
-  takes its place and a function that never returns cannot starve the others;
-- reports how many threads are stuck, so the worker can retire itself (finish
-  its other calls, exit, be replaced by a fresh process) before stuck threads
-  pile up: see :attr:`exhausted`;
-- uses daemon threads, so a stuck thread never keeps a draining worker from
-  exiting.
+- **A quick call is waited for, briefly.** While a function computes, it holds
+  the GIL and the event loop could not run anyway, so the loop waits for it
+  (on a lock, the GIL released) for up to ``wait_budget`` seconds and goes on
+  with the result: no future, no wake-up of the loop, no thread switching at
+  the GIL's pace. A call still running after the budget (or a function seen
+  blocking, below) is awaited like any other: the loop serves other requests
+  meanwhile and the result comes back with one ``call_soon_threadsafe``.
+- **Functions that block are not waited for.** Each call's wall time is
+  compared with the CPU time its thread used; a function that spent time
+  blocked (I/O, ``sleep``, a lock) is awaited without the brief wait for its
+  next ``probe_every`` calls, so I/O-bound hooks never hold up the loop.
+- **Threads start only when needed**: at once when there is none, later only
+  when a call finds no idle thread and the busy ones make no progress for
+  ``spawn_delay`` seconds (they are blocked). Quick functions keep sharing one
+  thread; blocking ones get one each, up to ``max_workers``.
+- **A stuck thread does not count.** A thread that has been running one call for
+  longer than ``stuck_after`` seconds (the call limit) has already had its call
+  answered with ``function_timeout``, and Python cannot stop it, so a fresh thread
+  takes its place (at most ``2 * max_workers`` threads in all): a function that
+  never returns cannot starve the others. :attr:`CallPool.exhausted` tells the
+  worker when as many threads are stuck as ``max_workers``, so it can retire and be
+  replaced by a fresh process. Threads are daemons: a stuck one never keeps a
+  draining worker from exiting.
+
+It is also a :class:`concurrent.futures.Executor`, for code that wants ``submit``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import itertools
+import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from queue import SimpleQueue
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["ExtensionPool"]
+__all__ = ["CallPool"]
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
-_Item = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+_BLOCKED = 0.001
+"""Seconds of a call's wall time not spent on its thread's CPU that mark it as blocking."""
 
 
-class _Slot:
-    """One thread and when it started the call it is running (``None`` while idle)."""
+class _Call:
+    """One call on its way through the pool."""
 
-    __slots__ = ("started", "thread")
+    __slots__ = (
+        "argument",
+        "context",
+        "done",
+        "finished",
+        "function",
+        "future",
+        "loop",
+        "ok",
+        "value",
+        "waiting",
+    )
 
-    def __init__(self) -> None:
-        self.started: float | None = None
-        self.thread: threading.Thread | None = None
+    def __init__(self, function: Callable[[Any], Any], argument: Any, loop: Any) -> None:
+        self.function = function
+        self.argument = argument
+        self.context = contextvars.copy_context()
+        self.loop = loop
+        self.future: Any = None
+        self.done: Any = None
+        self.waiting = False
+        self.finished = False
+        self.ok = True
+        self.value: Any = None
+
+    def outcome(self) -> Any:
+        if self.ok:
+            return self.value
+        raise self.value
 
 
-class ExtensionPool(Executor):
-    """Daemon threads for ``def`` functions: ``threads`` calls at once, stuck ones replaced.
+def _deliver(call: _Call) -> None:
+    future = call.future
+    if future.done():  # timed out or cancelled meanwhile: the result is dropped
+        return
+    if call.ok:
+        future.set_result(call.value)
+    else:
+        future.set_exception(call.value)
 
-    ``stuck_after`` is the call limit in seconds (``None``: never stuck). At
-    most ``2 * threads`` threads exist at once; past that, calls wait in line
-    until a thread is free.
-    """
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+class CallPool(Executor):
+    """Up to ``max_workers`` threads for ``def`` extension functions (see the module)."""
 
     def __init__(
-        self, threads: int, *, stuck_after: float | None = None, name: str = "extension"
+        self,
+        max_workers: int = 64,
+        thread_name_prefix: str = "extension",
+        *,
+        wait_budget: float = 0.005,
+        probe_every: int = 100,
+        spawn_delay: float = 0.02,
+        stuck_after: float | None = None,
     ) -> None:
-        if threads < 1:
-            raise ValueError("threads must be at least 1")
-        self.threads = threads
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.max_workers = max_workers
+        self.wait_budget = wait_budget
+        self.probe_every = probe_every
+        self.spawn_delay = spawn_delay
         self.stuck_after = stuck_after
-        self._name = name
-        self._queue: SimpleQueue[_Item | None] = SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        self._started: dict[int, float] = {}
+        """Thread ident -> when its current call started (absent while idle)."""
+        self._prefix = thread_name_prefix
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._slots: list[_Slot] = []
-        self._numbers = itertools.count(1)
+        self._idle = 0
+        self._completed = 0
+        self._checking = False
+        self._threads: list[threading.Thread] = []
+        self._numbers = itertools.count()
         self._shutdown = False
-
-    # -- Executor -------------------------------------------------------------------
-
-    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Queue ``fn(*args, **kwargs)``; a free thread (or a new one) runs it."""
-        if self._shutdown:
-            raise RuntimeError("cannot submit to a pool that was shut down")
-        future: Future[T] = Future()
-        self._queue.put((future, fn, args, kwargs))
-        if not self._idle.acquire(blocking=False):
-            self._grow()
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop taking calls; threads end after the calls already queued."""
-        with self._lock:
-            self._shutdown = True
-            slots = list(self._slots)
-        if cancel_futures:
-            while not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is not None:
-                    item[0].cancel()
-        for _ in slots:
-            self._queue.put(None)
-        if wait:
-            for slot in slots:
-                if slot.thread is not None and slot.started is None:
-                    slot.thread.join(timeout=1)
-
-    # -- state ----------------------------------------------------------------------
+        self._blocking: dict[Any, int] = {}
+        """Functions seen blocking, and how many more calls skip the brief wait."""
 
     @property
-    def size(self) -> int:
-        """Threads alive now, stuck ones included."""
-        with self._lock:
-            return len(self._slots)
+    def threads(self) -> int:
+        """How many worker threads have been started."""
+        return len(self._threads)
+
+    size = threads
 
     @property
     def stuck(self) -> int:
         """Threads running one call for longer than ``stuck_after`` seconds."""
         with self._lock:
-            return self._count_stuck(time.monotonic())
+            return self._count_stuck()
 
     @property
     def exhausted(self) -> bool:
-        """True once as many threads are stuck as the pool's size: time to retire."""
-        return self.stuck >= self.threads
+        """True once as many threads are stuck as ``max_workers``: time for the worker to retire."""
+        return self.stuck >= self.max_workers
 
-    def _count_stuck(self, now: float) -> int:
+    def _count_stuck(self) -> int:
+        """Stuck threads (lock held)."""
         limit = self.stuck_after
-        if limit is None:
+        if limit is None or not self._started:
             return 0
-        return sum(1 for s in self._slots if s.started is not None and now - s.started > limit)
+        now = time.perf_counter()
+        return sum(1 for started in self._started.values() if now - started > limit)
 
-    # -- threads --------------------------------------------------------------------
+    def _room(self) -> int:
+        """How many more threads may start (lock held): stuck ones are not counted."""
+        if len(self._threads) >= 2 * self.max_workers:
+            return 0
+        return max(self.max_workers - (len(self._threads) - self._count_stuck()), 0)
 
-    def _grow(self) -> None:
+    def is_blocking(self, function: Callable[..., Any]) -> bool:
+        """True while ``function`` is awaited without the brief wait (it was seen blocking)."""
+        return function in self._blocking
+
+    # -- handing calls over ----------------------------------------------------------
+
+    def _put(self, call: _Call) -> bool:
+        """Queue ``call``; True when an idle thread takes it right away."""
+        loop = call.loop
         with self._lock:
-            working = len(self._slots) - self._count_stuck(time.monotonic())
-            if working >= self.threads or len(self._slots) >= 2 * self.threads:
-                return
-            slot = _Slot()
-            thread = threading.Thread(
-                target=self._work,
-                args=(slot,),
-                name=f"{self._name}-{next(self._numbers)}",
-                daemon=True,
-            )
-            slot.thread = thread
-            self._slots.append(slot)
-        thread.start()
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new calls after shutdown")
+            self._queue.put(call)
+            waiting = self._queue.qsize() - self._idle
+            if waiting <= 0:
+                return True
+            if self._room() <= 0:
+                return False
+            if loop is None or not self._threads:
+                self._start_threads(1)
+                return True
+            if self._checking:
+                return False
+            self._checking = True
+            completed = self._completed
+        loop.call_later(self.spawn_delay, self._check, loop, completed)
+        return False
 
-    def _work(self, slot: _Slot) -> None:
+    def _check(self, loop: asyncio.AbstractEventLoop, completed: int) -> None:
+        """On the loop, ``spawn_delay`` after a call found every thread busy."""
+        with self._lock:
+            waiting = self._queue.qsize() - self._idle
+            room = self._room()
+            if waiting <= 0 or room <= 0 or self._shutdown:
+                self._checking = False
+                return
+            if self._completed == completed:  # no progress: the busy threads are blocked
+                self._checking = False
+                self._start_threads(min(waiting, room))
+                return
+            completed = self._completed
+        loop.call_later(self.spawn_delay, self._check, loop, completed)
+
+    def _start_threads(self, count: int) -> None:
+        """Start ``count`` worker threads (lock held)."""
+        for _ in range(count):
+            thread = threading.Thread(
+                target=self._work, name=f"{self._prefix}_{next(self._numbers)}", daemon=True
+            )
+            self._threads.append(thread)
+            self._idle += 1
+            thread.start()
+
+    # -- the worker threads ---------------------------------------------------------
+
+    def _work(self) -> None:
+        get = self._queue.get
+        lock = self._lock
+        clock = time.perf_counter
+        cpu = time.thread_time
+        started_at = self._started
+        me = threading.get_ident()
+        while True:
+            call = get()
+            with lock:
+                self._idle -= 1
+            if call is None:
+                return
+            if call.loop is None and not call.future.set_running_or_notify_cancel():
+                with lock:  # submitted, then cancelled while it waited in line
+                    self._idle += 1
+                call = None
+                continue
+            started, used = clock(), cpu()
+            started_at[me] = started
+            try:
+                call.value = call.context.run(call.function, call.argument)
+            except BaseException as exc:  # SystemExit too: the caller makes it a 422
+                call.ok, call.value = False, exc
+            blocked = (clock() - started) - (cpu() - used) > _BLOCKED
+            with lock:
+                del started_at[me]
+                call.finished = True
+                waiting = call.waiting
+                self._completed += 1
+                self._idle += 1
+                if blocked:
+                    self._blocking[call.function] = self.probe_every
+            if waiting:
+                call.done.release()
+            elif call.loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed while the call ran
+                    call.loop.call_soon_threadsafe(_deliver, call)
+            elif call.ok:
+                call.future.set_result(call.value)
+            else:
+                call.future.set_exception(call.value)
+            call = None  # a result must not outlive its call while this thread waits
+
+    # -- the two ways in ------------------------------------------------------------
+
+    async def run(self, function: Callable[[Any], T], argument: Any, timeout: float | None) -> T:
+        """Run ``function(argument)`` in a worker thread, in a copy of the current context.
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds (the thread is left
+        to finish; its result is dropped) and whatever the function raised.
+        """
+        loop = asyncio.get_running_loop()
+        call = _Call(function, argument, loop)
+        budget = self.wait_budget
+        if timeout is not None:
+            budget = min(budget, timeout)
+        skip = self._blocking.get(function)
+        if skip is not None:
+            budget = 0.0
+            if skip <= 1:
+                self._blocking.pop(function, None)  # probe it again next time
+            else:
+                self._blocking[function] = skip - 1
+        if budget > 0:
+            call.done = threading.Lock()
+            call.done.acquire()
+            call.waiting = True
+        if self._put(call) and budget > 0:
+            if call.done.acquire(True, budget):
+                return call.outcome()  # type: ignore[no-any-return]
+            if timeout is not None:
+                timeout = max(timeout - budget, 0.0)
+        with self._lock:
+            call.waiting = False
+            if not call.finished:
+                call.future = loop.create_future()
+        if call.future is None:  # it finished just as the brief wait ended
+            return call.outcome()  # type: ignore[no-any-return]
+        if timeout is None:
+            return await call.future  # type: ignore[no-any-return]
+        timer = loop.call_later(timeout, _expire, call.future)
         try:
-            while True:
-                item = self._queue.get()
-                if item is None:
-                    return
-                future, fn, args, kwargs = item
-                if future.set_running_or_notify_cancel():
-                    slot.started = time.monotonic()
-                    try:
-                        result = fn(*args, **kwargs)
-                    except BaseException as exc:
-                        future.set_exception(exc)
-                    else:
-                        future.set_result(result)
-                    finally:
-                        slot.started = None
-                        del item, future
-                self._idle.release()
+            return await call.future  # type: ignore[no-any-return]
         finally:
-            with self._lock:
-                self._slots.remove(slot)
+            timer.cancel()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """:meth:`concurrent.futures.Executor.submit`: run ``fn(*args, **kwargs)`` in a thread."""
+        call = _Call(lambda _: fn(*args, **kwargs), None, None)
+        future: Future[T] = Future()
+        call.future = future
+        self._put(call)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the threads once the calls already queued are done (``wait``: until then).
+
+        ``cancel_futures`` is accepted for the :class:`~concurrent.futures.Executor`
+        interface; queued calls still run.
+        """
+        with self._lock:
+            self._shutdown = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()

@@ -39,7 +39,7 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from .logs import kv, logger
-from .pool import ExtensionPool
+from .pool import CallPool
 from .state import HostState
 
 __all__ = ["StackWorker", "DrainingServer"]
@@ -66,7 +66,7 @@ class DrainingServer(Server):
     def __init__(self, config: Config, *, state: HostState, pool: object, ppid: int) -> None:
         super().__init__(config)
         self.state = state
-        self.pool = pool if isinstance(pool, ExtensionPool) else None
+        self.pool = pool if isinstance(pool, CallPool) else None
         self.ppid = ppid
         self.host_draining = False
         self._stop_requested = False

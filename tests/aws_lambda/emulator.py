@@ -137,7 +137,7 @@ class RuntimeApiEmulator:
 
             def _body(self) -> bytes:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
+                    chunks: list[bytes] = []
                     while True:
                         size = int(self.rfile.readline().strip() or b"0", 16)
                         if size == 0:
@@ -163,7 +163,8 @@ class RuntimeApiEmulator:
     def address(self) -> str:
         """``host:port``, the value of ``AWS_LAMBDA_RUNTIME_API``."""
         host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"{name}:{port}"
 
     def __enter__(self) -> RuntimeApiEmulator:
         self._thread.start()

@@ -54,3 +54,35 @@ def test_health_routes(client: TestClient) -> None:
     assert client.get("/").json() == {"success": True}
     assert client.get("/livez").text == "OK"
     assert client.post("/healthCheck").status_code == 405
+
+
+def call(client: TestClient, function: str, options: object) -> object:
+    return client.post(
+        "/function",
+        json={"diy": True, "type": "hook", "function": function, "options": options},
+        headers=AUTH,
+    )
+
+
+def test_def_functions_run_in_worker_threads(client: TestClient) -> None:
+    names = {call(client, "threadName", {}).json() for _ in range(20)}  # type: ignore[attr-defined]
+    assert names and all(name.startswith("extension_") for name in names)
+
+
+def test_def_timeout_then_the_host_goes_on(client: TestClient) -> None:
+    response = call(client, "sleepy", {"seconds": 3})
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    assert response.json()["errors"][0] == {  # type: ignore[attr-defined]
+        "message": "The function sleepy did not finish within 1 seconds.",
+        "code": "function_timeout",
+    }
+    assert call(client, "echo", {"after": True}).json() == {"after": True}  # type: ignore[attr-defined]
+
+
+def test_system_exit_in_an_async_function_is_a_422(client: TestClient) -> None:
+    response = call(client, "asyncExit", {})
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    assert response.json() == {  # type: ignore[attr-defined]
+        "errors": [{"message": "3", "code": 3}]  # SystemExit.code, as for a def function
+    }
+    assert call(client, "asyncEcho", {"data": [1]}).json() == {"async": True, "data": [1]}  # type: ignore[attr-defined]

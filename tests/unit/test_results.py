@@ -8,10 +8,16 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
 from stack_runtime import errors
-from stack_runtime.results import DEFAULT_MAX_RESPONSE_SIZE, encode_result, response_limit
+from stack_runtime.results import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    encode_result,
+    is_plain_json,
+    response_limit,
+)
 
 
 class Color(enum.Enum):
@@ -105,3 +111,40 @@ def test_limit_is_inclusive_and_message_uses_given_value() -> None:
 )
 def test_response_limit(raw: Any, limit: int) -> None:
     assert response_limit(raw)[0] == limit
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        [{"id": i, "tags": ["a"], "address": {"city": "x"}} for i in range(5000)]
+        + [{"id": 5000, "tags": ("a",)}],
+        [{"id": i} for i in range(3000)] + [{"deep": [[{"x": Color.RED}]]}],
+        {"page": [[i, [i, {"u": uuid.UUID(int=i)}]] for i in range(1, 2000)]},
+    ],
+    ids=["tuple-after-5000-records", "enum-deep-in-a-page", "uuids-in-nested-lists"],
+)
+def test_large_results_are_checked_to_the_last_value(result: Any) -> None:
+    assert encode_result(result) == errors.NOT_SERIALIZABLE
+
+
+def test_large_plain_results_pass() -> None:
+    page = [{"id": i, "tags": ["a", "b"], "address": {"city": "x", "n": None}} for i in range(5000)]
+    assert encode_result(page, 10**8) == orjson.dumps(page)
+
+
+def test_nesting_is_limited_as_orjson_limits_it() -> None:
+    assert isinstance(encode_result(_deep(200)), bytes)
+    assert encode_result(_deep(400)) == errors.NOT_SERIALIZABLE
+
+
+def test_is_plain_json_stops_on_cycles() -> None:
+    cycle: dict[str, Any] = {}
+    cycle["self"] = [cycle]
+    assert is_plain_json(cycle) is False

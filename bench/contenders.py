@@ -1,0 +1,219 @@
+"""The servers the benchmark compares, and how to start, find and stop each one."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .machine import children
+
+__all__ = ["BENCH", "Contender", "Running", "free_port", "node_reference", "python_contenders"]
+
+BENCH = Path(__file__).resolve().parent
+NODE_SOURCES = ("package.json", "server.js", "diy.js")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One server under test."""
+
+    name: str
+    about: str
+    command: Callable[[int], list[str]]
+    """The command line that serves on the given port."""
+    cwd: Path = BENCH
+    env: dict[str, str] = field(default_factory=dict)
+    forks_worker: bool = False
+    """True when the started process is a master whose one child does the serving."""
+
+
+class Running:
+    """A started contender: its processes, port and log."""
+
+    def __init__(
+        self, contender: Contender, process: subprocess.Popen[bytes], port: int, log: Path
+    ):
+        self.contender = contender
+        self.process = process
+        self.port = port
+        self.log = log
+
+    @property
+    def worker(self) -> int:
+        """The process that serves requests (whose memory the benchmark reports)."""
+        if self.contender.forks_worker:
+            kids = children(self.process.pid)
+            if kids:
+                return kids[0]
+        return self.process.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """Every process of this server."""
+        return [self.process.pid, *children(self.process.pid)]
+
+    def post(self, body: bytes, token: str) -> tuple[int, bytes]:
+        """One ``POST /function`` outside the load generator: status and body."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+            connection.request("POST", "/function", body, headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def wait_ready(self, body: bytes, token: str, timeout: float = 60) -> None:
+        """Wait until the server answers a call; raise with its log if it never does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.contender.name} exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                self.post(body, token)
+                if not self.contender.forks_worker or children(self.process.pid):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.contender.name} did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        """Stop the server and everything it started."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start(contender: Contender, core: int | None, token: str, logs: Path) -> Running:
+    """Start ``contender`` on a free port, pinned to ``core`` when one is given."""
+    port = free_port()
+    command = contender.command(port)
+    if core is not None:
+        command = ["taskset", "-c", str(core), *command]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STACK_", "INTEGRATOR_"))}
+    env.update(contender.env)
+    env["INTEGRATOR_EXTENSION_SYSTEM_TOKEN"] = token
+    env["PORT"] = str(port)
+    log = logs / f"{contender.name}-{port}.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            command,
+            cwd=contender.cwd,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Running(contender, process, port, log)
+
+
+def python_contenders() -> list[Contender]:
+    """``stack-runtime serve`` with one worker, and the floor under uvicorn."""
+    python = sys.executable
+    return [
+        Contender(
+            "stack-runtime",
+            "stack-runtime serve --workers 1 (gunicorn, one uvicorn worker, log level info)",
+            lambda port: [
+                python,
+                "-m",
+                "stack_runtime",
+                "serve",
+                "--workers",
+                "1",
+                "--extensions",
+                str(BENCH / "extensions"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            forks_worker=True,
+        ),
+        Contender(
+            "floor",
+            "bare ASGI callable under uvicorn (httptools, uvloop, no access log)",
+            lambda port: [
+                python,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(BENCH),
+                "floor:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--http",
+                "httptools",
+                "--loop",
+                "uvloop",
+                "--no-access-log",
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+            ],
+        ),
+    ]
+
+
+def _digest(folder: Path) -> str:
+    sha = hashlib.sha256()
+    for name in NODE_SOURCES:
+        sha.update((folder / name).read_bytes())
+    return sha.hexdigest()
+
+
+def node_reference(scratch: Path) -> Contender | str:
+    """The Node reference installed into ``scratch``, or why it cannot run."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return "node and npm are not both installed"
+    folder = scratch / "node-reference"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = folder / ".installed"
+    wanted = _digest(BENCH / "node")
+    if not stamp.is_file() or stamp.read_text() != wanted:
+        for name in NODE_SOURCES:
+            shutil.copyfile(BENCH / "node" / name, folder / name)
+        print(f"installing the Node reference into {folder} (npm install) ...", flush=True)
+        result = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--loglevel=error"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if result.returncode != 0:
+            return f"npm install failed: {result.stderr.strip()[-500:]}"
+        stamp.write_text(wanted)
+    return Contender(
+        "node",
+        "integrator-extension 0.3.12 behind Express 4.21 (body-parser 50 MB, express-winston)",
+        lambda port: [node, "server.js"],
+        cwd=folder,
+    )

@@ -1,0 +1,1 @@
+"""The benchmark's DIY integration: the hooks in ``hooks.py`` (mirrored in ``../../node/diy.js``)."""

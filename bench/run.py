@@ -1,0 +1,252 @@
+"""Run the benchmark: every contender, every workload, several alternating rounds.
+
+Each round starts each contender in turn (the order rotates from round to round),
+pinned to one core, and drives it with wrk pinned to another. Before and after
+each workload one call is checked outside wrk; under load, wrk's script checks
+that every answer is a 200 with exactly the expected body. The report gives the
+median of the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .contenders import BENCH, Contender, Running, node_reference, python_contenders, start
+from .machine import Busy, Sampler, load_average, rss_bytes
+from .report import Report
+from .workloads import WORKLOADS, Workload, write_files
+
+__all__ = ["Measurement", "main"]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One wrk run of one workload against one contender."""
+
+    contender: str
+    workload: str
+    round: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    bad: int
+    errors: int
+    first_bad: str
+    busy: Busy
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Server CPU time per answered request, in microseconds (steadier than req/s)."""
+        return self.busy.server_seconds / max(self.requests, 1) * 1e6
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark stack-runtime against the floor of a Python host (a bare ASGI "
+        "callable under uvicorn) and the Node reference (when node and npm are installed).",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument(
+        "--duration", type=float, default=10, help="seconds of load per measurement (default 10)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=2,
+        help="seconds of load before each measurement (default 2)",
+    )
+    parser.add_argument(
+        "--workloads",
+        default=",".join(w.name for w in WORKLOADS),
+        help="comma-separated workloads (default: all)",
+    )
+    parser.add_argument(
+        "--contenders",
+        default="stack-runtime,floor,node",
+        help="comma-separated contenders (default: stack-runtime,floor,node)",
+    )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "stack-runtime-bench",
+        help="folder for workload files, logs and the Node reference's npm install",
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--quick", action="store_true", help="one round of 3 s: to check the setup, not to quote"
+    )
+    return parser
+
+
+def _cores() -> tuple[int | None, int | None]:
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2 or shutil.which("taskset") is None:
+        return None, None
+    return available[0], available[1]
+
+
+def _wrk(
+    running: Running,
+    workload: Workload,
+    files: tuple[Path, Path],
+    token: str,
+    seconds: float,
+    core: int | None,
+) -> dict[str, Any]:
+    request, expected = files
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{workload.connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "60s",
+        "-s",
+        str(BENCH / "wrk.lua"),
+        f"http://127.0.0.1:{running.port}/function",
+        "--",
+        str(request),
+        str(expected),
+        token,
+    ]
+    if core is not None:
+        command = ["taskset", "-c", str(core), *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            return json.loads(line.removeprefix("BENCH_RESULT "))  # type: ignore[no-any-return]
+    raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+
+
+def _check(running: Running, files: tuple[Path, Path], token: str, when: str) -> None:
+    request, expected = files
+    status, body = running.post(request.read_bytes(), token)
+    if status != 200 or body != expected.read_bytes():
+        raise RuntimeError(
+            f"{running.contender.name} answered {request.name} wrongly {when} the load: "
+            f"status {status}, {len(body)} bytes: {body[:300]!r}"
+        )
+
+
+def _measure_contender(
+    contender: Contender,
+    workloads: list[Workload],
+    files: dict[str, tuple[Path, Path]],
+    args: argparse.Namespace,
+    round_no: int,
+    report: Report,
+) -> list[Measurement]:
+    server_core, load_core = _cores()
+    token = secrets.token_urlsafe(24)
+    logs = args.scratch / "logs"
+    running = start(contender, server_core, token, logs)
+    results = []
+    try:
+        running.wait_ready(files[workloads[0].name][0].read_bytes(), token)
+        time.sleep(1)
+        report.memory(contender.name, "idle", rss_bytes(running.worker))
+        for workload in workloads:
+            pair = files[workload.name]
+            _check(running, pair, token, "before")
+            _wrk(running, workload, pair, token, args.warmup, load_core)
+            cores = [c for c in (server_core, load_core) if c is not None] or sorted(
+                os.sched_getaffinity(0)
+            )
+            sampler = Sampler(cores, running.pids)
+            raw = _wrk(running, workload, pair, token, args.duration, load_core)
+            busy = sampler.stop()
+            _check(running, pair, token, "after")
+            errors = sum(
+                raw[k]
+                for k in (
+                    "connect_errors",
+                    "read_errors",
+                    "write_errors",
+                    "status_errors",
+                    "timeouts",
+                )
+            )
+            measurement = Measurement(
+                contender.name,
+                workload.name,
+                round_no,
+                raw["requests"] / (raw["duration_us"] / 1e6),
+                raw["p50_us"] / 1000,
+                raw["p99_us"] / 1000,
+                raw["requests"],
+                raw["bad"],
+                errors,
+                raw["first_bad"],
+                busy,
+            )
+            results.append(measurement)
+            report.progress(measurement)
+        report.memory(contender.name, "after", rss_bytes(running.worker))
+    finally:
+        running.stop()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the report; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 3, 1
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk (or run: make bench)", file=sys.stderr)
+        return 2
+    chosen = {w.strip() for w in args.workloads.split(",") if w.strip()}
+    workloads = [w for w in WORKLOADS if w.name in chosen]
+    wanted = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    contenders = [c for c in python_contenders() if c.name in wanted]
+    skipped: dict[str, str] = {}
+    if "node" in wanted:
+        node = node_reference(args.scratch)
+        if isinstance(node, str):
+            skipped["node"] = node
+        else:
+            contenders.append(node)
+    if not workloads or not contenders:
+        print("nothing to run: check --workloads and --contenders", file=sys.stderr)
+        return 2
+
+    (args.scratch / "logs").mkdir(parents=True, exist_ok=True)
+    files = write_files(args.scratch / "workloads")
+    server_core, load_core = _cores()
+    report = Report(workloads, [c.name for c in contenders], skipped)
+    report.header(args, server_core, load_core, load_average())
+
+    measurements: list[Measurement] = []
+    for round_no in range(args.rounds):
+        shift = round_no % len(contenders)
+        for contender in contenders[shift:] + contenders[:shift]:
+            measurements += _measure_contender(
+                contender, workloads, files, args, round_no + 1, report
+            )
+    report.summary(measurements, load_average())
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "measurements": [asdict(m) for m in measurements],
+                    "memory": report.rss,
+                    "skipped": skipped,
+                },
+                indent=2,
+            )
+        )
+    failed = any(m.bad or m.errors for m in measurements)
+    return 1 if failed else 0

@@ -1,0 +1,107 @@
+"""The benchmark's parts answer correctly: the floor server and the bench extensions.
+
+wrk is not needed here; each workload's envelope goes once over HTTP to the real
+``stack-runtime serve`` on ``bench/extensions`` and to the floor under uvicorn,
+and both must answer exactly the body the benchmark checks under load.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from bench.workloads import WORKLOADS, Workload, expected_body, request_body
+
+from ..conftest import ROOT
+from .server import RunningServer, free_port, start
+
+TOKEN = "bench-token"
+HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    log = tmp_path_factory.mktemp("bench-host") / "server.log"
+    running = start(
+        "serve", ROOT / "bench" / "extensions", log, token=TOKEN, extra=["--workers", "1"]
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path_factory.mktemp("bench-floor") / "floor.log").open("w")
+    env = dict(os.environ, INTEGRATOR_EXTENSION_SYSTEM_TOKEN=TOKEN)
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "floor:app"]
+    command += ["--port", str(port), "--lifespan", "off", "--no-access-log"]
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/function"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, "the floor server exited"
+            try:
+                requests.post(url, data=b"{}", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the floor server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        log.close()
+
+
+@pytest.mark.parametrize("workload", WORKLOADS, ids=[w.name for w in WORKLOADS])
+def test_stack_runtime_answers_each_workload(host: RunningServer, workload: Workload) -> None:
+    response = requests.post(
+        host.url + "/function", data=request_body(workload), headers=HEADERS, timeout=60
+    )
+    assert response.status_code == 200, response.text[:300]
+    assert response.content == expected_body(workload)
+
+
+@pytest.mark.parametrize("workload", WORKLOADS, ids=[w.name for w in WORKLOADS])
+def test_the_floor_answers_each_workload(floor: str, workload: Workload) -> None:
+    response = requests.post(floor, data=request_body(workload), headers=HEADERS, timeout=60)
+    assert response.status_code == 200
+    assert response.content == expected_body(workload)
+
+
+def test_the_floor_checks_the_token(floor: str) -> None:
+    body = request_body(WORKLOADS[0])
+    wrong = {**HEADERS, "Authorization": "Bearer nope"}
+    assert requests.post(floor, data=body, headers=wrong, timeout=10).status_code == 401
+
+
+def test_workloads_have_the_advertised_sizes() -> None:
+    sizes = {w.name: len(request_body(w)) for w in WORKLOADS}
+    assert 2_000 < sizes["small"] < 4_000
+    assert 200_000 < sizes["page"] < 300_000
+    big = len(expected_body(WORKLOADS[-1]))
+    assert 4_500_000 < big <= 5 * 1024 * 1024  # about 5 MB, within the default limit
+
+
+def test_node_hooks_mirror_the_python_hooks() -> None:
+    """The Node reference's hooks (bench/node/diy.js) name the same functions."""
+    source = (ROOT / "bench" / "node" / "diy.js").read_text()
+    for workload in WORKLOADS:
+        assert f"  {workload.function} (options, callback)" in source
+
+
+def test_bench_help_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "--rounds" in done.stdout

@@ -1,0 +1,65 @@
+"""def functions never hold up other calls, even on a single worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from ..conftest import FIXTURES
+from .server import RunningServer, start
+
+TOKEN = "thread-token"
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    log = tmp_path_factory.mktemp("threads") / "server.log"
+    running = start("serve", FIXTURES / "protocol", log, token=TOKEN, extra=["--workers", "1"])
+    yield running
+    running.stop()
+
+
+def call(server: RunningServer, function: str, options: object) -> requests.Response:
+    envelope = {"diy": True, "type": "hook", "function": function, "options": options}
+    return requests.post(server.url + "/function", json=envelope, headers=HEADERS, timeout=60)
+
+
+def test_quick_calls_are_answered_while_a_def_function_sleeps(one_worker: RunningServer) -> None:
+    """1. A def function sleeps 5 s. 2. Meanwhile 20 quick calls go to the same worker.
+    3. All of them are answered before the sleeper is."""
+    slept: list[requests.Response] = []
+    sleeper = threading.Thread(
+        target=lambda: slept.append(call(one_worker, "sleepy", {"seconds": 5}))
+    )
+    sleeper.start()
+    try:
+        for i in range(20):
+            response = call(one_worker, "echo", {"i": i})
+            assert response.status_code == 200 and response.json() == {"i": i}
+        assert sleeper.is_alive() and not slept  # the quick calls did not wait for the sleeper
+    finally:
+        sleeper.join(60)
+    assert slept[0].json() == {"slept": 5}
+
+
+def test_many_sleeping_calls_at_once_are_all_answered(one_worker: RunningServer) -> None:
+    """Eight sleeping calls at once on one worker: all answered, and the worker goes on.
+
+    (That they run side by side, a thread each, is tested in tests/unit/test_pool.py.)
+    """
+    results: list[requests.Response] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(call(one_worker, "sleepy", {"seconds": 1})))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [r.json() for r in results] == [{"slept": 1}] * 8
+    names = {call(one_worker, "threadName", {}).json() for _ in range(10)}
+    assert all(name.startswith("extension_") for name in names)

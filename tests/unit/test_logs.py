@@ -1,0 +1,95 @@
+"""Log lines: the direct path for per-request lines, request ids, key=value escaping."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from stack_runtime.logs import configure_logging, kv, log_info, logger, new_request_id
+
+LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) (.*)$")
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    saved = (list(logger.handlers), logger.level, logger.propagate, list(logger.filters))
+    configure_logging("info")
+    buffer = io.StringIO()
+    handler = logger.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(buffer)
+    yield buffer
+    logger.handlers[:], logger.level, logger.propagate, logger.filters[:] = saved
+
+
+def lines(buffer: io.StringIO) -> list[tuple[str, str]]:
+    found = []
+    for line in buffer.getvalue().splitlines():
+        match = LINE.match(line)
+        assert match, line
+        found.append((match.group(1), match.group(2)))
+    return found
+
+
+def test_log_info_writes_what_logger_info_writes(stream: io.StringIO) -> None:
+    log_info("logName=reqFinished, statusCode=200, note=100%")
+    logger.info("logName=reqFinished, statusCode=200, note=100%")
+    logger.warning("logName=other")
+    assert lines(stream) == [
+        ("INFO", "logName=reqFinished, statusCode=200, note=100%"),
+        ("INFO", "logName=reqFinished, statusCode=200, note=100%"),
+        ("WARNING", "logName=other"),
+    ]
+
+
+def test_log_info_respects_the_level(stream: io.StringIO) -> None:
+    logger.setLevel("WARNING")
+    log_info("logName=hidden")
+    assert stream.getvalue() == ""
+
+
+def test_log_info_reaches_handlers_added_later(stream: io.StringIO) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger.addHandler(Keep())
+    log_info("logName=seen, by=both")
+    assert [r.getMessage() for r in records] == ["logName=seen, by=both"]
+    assert lines(stream) == [("INFO", "logName=seen, by=both")]
+
+
+def test_log_info_goes_through_logging_when_the_format_changes(stream: io.StringIO) -> None:
+    logger.handlers[0].setFormatter(logging.Formatter("custom %(levelname)s %(message)s"))
+    log_info("logName=x")
+    assert stream.getvalue() == "custom INFO logName=x\n"
+
+
+def test_log_info_without_configuration_propagates(caplog: pytest.LogCaptureFixture) -> None:
+    saved = (list(logger.handlers), logger.propagate)
+    logger.handlers[:] = []
+    logger.propagate = True
+    try:
+        with caplog.at_level(logging.INFO, logger="stack_runtime"):
+            log_info("logName=captured")
+    finally:
+        logger.handlers[:], logger.propagate = saved
+    assert [r.getMessage() for r in caplog.records] == ["logName=captured"]
+
+
+def test_request_ids_are_time_and_four_base36_characters() -> None:
+    ids = {new_request_id() for _ in range(200)}
+    assert all(re.fullmatch(r"\d{13}[0-9a-z]{4}", i) for i in ids)
+    assert len({i[-4:] for i in ids}) > 150
+
+
+def test_kv_escapes_control_characters_only() -> None:
+    assert kv(a="x\ny\x7f", b="Zoë ok\u00a0", c=None, d=3.0, e=True) == (
+        "a=x\\x0ay\\x7f, b=Zoë ok\u00a0, d=3, e=true"
+    )
