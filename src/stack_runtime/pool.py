@@ -31,10 +31,6 @@ more than the whole call on a page of ten records. :class:`CallPool` does this:
   worker when as many threads are stuck as ``max_workers``, so it can retire and be
   replaced by a fresh process. Threads are daemons: a stuck one never keeps a
   draining worker from exiting.
-- **Waking a thread does not preempt the loop.** Worker threads run under
-  Linux's ``SCHED_BATCH`` policy (:func:`batch_scheduling`): same CPU share, but
-  the loop that hands a call over goes on to wait for it instead of being
-  switched out at once, only to find the GIL still held and switch back.
 
 It is also a :class:`concurrent.futures.Executor`, for code that wants ``submit``.
 """
@@ -45,7 +41,6 @@ import asyncio
 import contextlib
 import contextvars
 import itertools
-import os
 import queue
 import threading
 import time
@@ -53,7 +48,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
-__all__ = ["CallPool", "batch_scheduling"]
+__all__ = ["CallPool"]
 
 T = TypeVar("T")
 
@@ -93,25 +88,6 @@ class _Call:
         if self.ok:
             return self.value
         raise self.value
-
-
-def batch_scheduling() -> bool:
-    """Give the calling thread Linux's ``SCHED_BATCH`` policy; False where that is not possible.
-
-    Same share of the CPU as before (the nice value is kept); the only difference
-    is that waking the thread up does not preempt the thread that woke it. The
-    event loop hands a call over and then waits for it: without this, handing a
-    call to a thread on a busy core makes the two threads bounce off the GIL (five
-    context switches per call instead of two, about a third of the hand-off's cost).
-    """
-    policy = getattr(os, "SCHED_BATCH", None)
-    if policy is None:
-        return False
-    try:
-        os.sched_setscheduler(0, policy, os.sched_param(0))
-    except OSError:
-        return False
-    return True
 
 
 def _deliver(call: _Call) -> None:
@@ -257,7 +233,6 @@ class CallPool(Executor):
         cpu = time.thread_time
         started_at = self._started
         me = threading.get_ident()
-        batch_scheduling()
         while True:
             # The thread's CPU clock, read before it waits for a call (it uses no CPU
             # while it waits): read after the call arrives, it would cost the hand-off

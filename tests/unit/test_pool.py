@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -69,20 +68,6 @@ def test_a_call_past_its_timeout_raises_timeout_error_and_the_pool_goes_on(
         assert asyncio.run(main())["value"] == "next"
     finally:
         release.set()
-
-
-def test_worker_threads_use_batch_scheduling_and_leave_the_caller_alone(pool: CallPool) -> None:
-    before = os.sched_getscheduler(0)
-
-    def policy(_: Any) -> int:
-        return os.sched_getscheduler(0)  # 0: the calling thread
-
-    async def main() -> int:
-        return await pool.run(policy, None, 10)
-
-    assert asyncio.run(main()) == os.SCHED_BATCH
-    assert pool.submit(policy, None).result(10) == os.SCHED_BATCH
-    assert os.sched_getscheduler(0) == before != os.SCHED_BATCH
 
 
 def test_quick_calls_share_one_thread(pool: CallPool) -> None:
