@@ -15,6 +15,15 @@ more than the whole call on a page of ten records. :class:`CallPool` does this:
   the GIL's pace. A call still running after the budget (or a function seen
   blocking, below) is awaited like any other: the loop serves other requests
   meanwhile and the result comes back with one ``call_soon_threadsafe``.
+- **A function that is always quick runs inline.** Once a function's last
+  ``inline_after`` calls each finished within ``wait_budget`` without blocking,
+  the loop calls it directly: the same wait, without the two thread switches a
+  hand-off costs on a busy core (more than the whole call on a small page). An
+  inline call that takes longer than the budget sends the function back to the
+  threads to earn its place again; after ``max_strikes`` such calls (one is
+  forgotten after every thousand quick ones: a machine can pause any call) it
+  stays there. While an inline call runs past ``stall_after`` seconds, a watchdog
+  thread logs ``eventLoopBlocked`` once with the function's name.
 - **Functions that block are not waited for.** Each call's wall time is
   compared with the CPU time its thread used; a function that spent time
   blocked (I/O, ``sleep``, a lock) is awaited without the brief wait for its
@@ -48,9 +57,14 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
+from .logs import kv, logger
+
 __all__ = ["CallPool"]
 
 T = TypeVar("T")
+
+_FORGIVE_AFTER = 1000
+"""Quick inline calls in a row after which one past strike is forgotten."""
 
 _BLOCKED = 0.001
 """Seconds of a call's wall time not spent on its thread's CPU that mark it as blocking."""
@@ -117,6 +131,9 @@ class CallPool(Executor):
         probe_every: int = 100,
         spawn_delay: float = 0.02,
         stuck_after: float | None = None,
+        inline_after: int | None = 16,
+        max_strikes: int = 3,
+        stall_after: float = 1.0,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -125,6 +142,16 @@ class CallPool(Executor):
         self.probe_every = probe_every
         self.spawn_delay = spawn_delay
         self.stuck_after = stuck_after
+        self.inline_after = inline_after
+        self.max_strikes = max_strikes
+        self.stall_after = stall_after
+        self._streaks: dict[Any, int] = {}
+        """Functions and how many of their last calls in a row were quick."""
+        self._strikes: dict[Any, int] = {}
+        """Functions and how many of their inline calls took longer than the budget."""
+        self._inline_call: tuple[Any, float] | None = None
+        """The function running inline now and when it started (read by the watchdog)."""
+        self._watchdog: threading.Thread | None = None
         self._started: dict[int, float] = {}
         """Thread ident -> when its current call started (absent while idle)."""
         self._prefix = thread_name_prefix
@@ -170,6 +197,10 @@ class CallPool(Executor):
         if len(self._threads) >= 2 * self.max_workers:
             return 0
         return max(self.max_workers - (len(self._threads) - self._count_stuck()), 0)
+
+    def runs_inline(self, function: Callable[..., Any]) -> bool:
+        """True while calls of ``function`` run on the event loop's thread (it is always quick)."""
+        return self.inline_after is not None and self._streaks.get(function, 0) >= self.inline_after
 
     def is_blocking(self, function: Callable[..., Any]) -> bool:
         """True while ``function`` is awaited without the brief wait (it was seen blocking)."""
@@ -267,6 +298,8 @@ class CallPool(Executor):
                 self._idle += 1
                 if blocked:
                     self._blocking[call.function] = self.probe_every
+                if call.loop is not None:
+                    self._note(call.function, quick=not blocked and wall <= self.wait_budget)
             if waiting:
                 call.done.release()
             elif call.loop is not None:
@@ -278,14 +311,74 @@ class CallPool(Executor):
                 call.future.set_exception(call.value)
             call = None  # a result must not outlive its call while this thread waits
 
+    # -- inline calls ---------------------------------------------------------------
+
+    def _note(self, function: Any, *, quick: bool) -> None:
+        """Count a threaded call of ``function`` towards (or against) running it inline."""
+        if quick:
+            if self._strikes.get(function, 0) < self.max_strikes:
+                self._streaks[function] = self._streaks.get(function, 0) + 1
+        elif function in self._streaks:
+            del self._streaks[function]
+
+    def _run_inline(self, function: Callable[[Any], T], argument: Any) -> T:
+        """Call ``function`` on this (the event loop's) thread, in a copy of the context."""
+        if self._watchdog is None:
+            self._start_watchdog()
+        clock = time.perf_counter
+        started = clock()
+        self._inline_call = (function, started)
+        try:
+            return contextvars.copy_context().run(function, argument)
+        finally:
+            self._inline_call = None
+            streaks = self._streaks
+            if clock() - started > self.wait_budget:  # too slow to stay on the loop
+                streaks.pop(function, None)
+                self._strikes[function] = self._strikes.get(function, 0) + 1
+            else:
+                streak = streaks[function] = streaks.get(function, 0) + 1
+                if streak % _FORGIVE_AFTER == 0 and function in self._strikes:
+                    self._strikes[function] -= 1  # a strike long ago: a pause, not the function
+
+    def _start_watchdog(self) -> None:
+        with self._lock:
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(
+                    target=self._watch, name=f"{self._prefix}_watchdog", daemon=True
+                )
+                self._watchdog.start()
+
+    def _watch(self) -> None:
+        """Log once per stall when an inline call holds the event loop for too long."""
+        reported: tuple[Any, float] | None = None
+        while not self._shutdown:
+            time.sleep(self.stall_after / 2)
+            current = self._inline_call
+            if current is None or current is reported:
+                continue
+            function, started = current
+            seconds = time.perf_counter() - started
+            if seconds >= self.stall_after:
+                reported = current
+                name = getattr(function, "__qualname__", None) or repr(function)
+                logger.error(
+                    kv(logName="eventLoopBlocked", function=name, seconds=f"{seconds:.1f}")
+                )
+
     # -- the two ways in ------------------------------------------------------------
 
     async def run(self, function: Callable[[Any], T], argument: Any, timeout: float | None) -> T:
-        """Run ``function(argument)`` in a worker thread, in a copy of the current context.
+        """Run ``function(argument)`` in a copy of the current context and return its result.
 
-        Raises :class:`TimeoutError` after ``timeout`` seconds (the thread is left
+        It runs in a worker thread, or on this thread when it has been quick
+        (:meth:`runs_inline`). Raises :class:`TimeoutError` after ``timeout`` seconds (the thread is left
         to finish; its result is dropped) and whatever the function raised.
         """
+        if self.runs_inline(function):
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new calls after shutdown")
+            return self._run_inline(function, argument)
         loop = asyncio.get_running_loop()
         call = _Call(function, argument, loop)
         budget = self.wait_budget

@@ -143,6 +143,119 @@ def test_a_function_seen_blocking_is_probed_again_later() -> None:
         pool.shutdown()
 
 
+# -- quick functions run inline ---------------------------------------------------------
+
+
+def test_a_quick_function_moves_to_the_loop_thread_in_a_copy_of_the_context() -> None:
+    """1. the first inline_after calls run in a thread; 2. the next ones on the caller's
+    thread, seeing the caller's context; 3. what the function sets there does not leak."""
+    pool = CallPool(max_workers=2, inline_after=4)
+
+    def tagged(value: Any) -> Any:
+        seen = quick(value)
+        who.set("changed by the function")
+        return seen
+
+    async def main() -> list[Any]:
+        who.set("request-9")
+        results = [await pool.run(tagged, i, 10) for i in range(8)]
+        assert who.get() == "request-9"
+        return results
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        pool.shutdown()
+    assert [r["thread"] for r in results] == ["extension_0"] * 4 + ["MainThread"] * 4
+    assert {r["who"] for r in results} == {"request-9"}
+    assert pool.runs_inline(tagged)
+
+
+def test_a_slow_inline_call_sends_the_function_back_and_three_keep_it_there() -> None:
+    pool = CallPool(max_workers=2, inline_after=2, wait_budget=0.005, max_strikes=3)
+    slow = {"now": False}
+
+    def sometimes_slow(_: Any) -> str:
+        if slow["now"]:
+            time.sleep(0.02)
+        return threading.current_thread().name
+
+    async def earn_and_lose() -> None:
+        slow["now"] = False
+        while not pool.runs_inline(sometimes_slow):
+            await pool.run(sometimes_slow, None, 10)
+        slow["now"] = True
+        assert await pool.run(sometimes_slow, None, 10) == "MainThread"  # ran inline, slowly
+        assert not pool.runs_inline(sometimes_slow)
+
+    async def main() -> None:
+        for _ in range(3):
+            await earn_and_lose()
+        slow["now"] = False
+        for _ in range(10):  # quick again, but struck out: it stays in the threads
+            assert (await pool.run(sometimes_slow, None, 10)).startswith("extension_")
+        assert not pool.runs_inline(sometimes_slow)
+
+    try:
+        asyncio.run(main())
+    finally:
+        pool.shutdown()
+
+
+def test_a_function_that_blocks_never_moves_to_the_loop() -> None:
+    pool = CallPool(max_workers=2, inline_after=2)
+
+    def naps(_: Any) -> str:
+        time.sleep(0.002)  # blocked, though well within the brief wait
+        return threading.current_thread().name
+
+    async def main() -> list[str]:
+        return [await pool.run(naps, None, 10) for _ in range(10)]
+
+    try:
+        assert all(name.startswith("extension_") for name in asyncio.run(main()))
+    finally:
+        pool.shutdown()
+
+
+def test_inline_calls_can_be_turned_off() -> None:
+    pool = CallPool(max_workers=2, inline_after=None)
+
+    async def main() -> list[Any]:
+        return [await pool.run(quick, i, 10) for i in range(30)]
+
+    try:
+        assert {r["thread"] for r in asyncio.run(main())} == {"extension_0"}
+    finally:
+        pool.shutdown()
+
+
+def test_an_inline_call_that_holds_the_loop_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = CallPool(max_workers=2, inline_after=1, stall_after=0.1)
+    hold = {"seconds": 0.0}
+
+    def holds_the_loop(_: Any) -> str:
+        time.sleep(hold["seconds"])
+        return "done"
+
+    async def main() -> None:
+        while not pool.runs_inline(holds_the_loop):
+            await pool.run(holds_the_loop, None, 10)
+        hold["seconds"] = 0.5
+        await pool.run(holds_the_loop, None, 10)
+
+    try:
+        with caplog.at_level("ERROR", logger="stack_runtime"):
+            asyncio.run(main())
+    finally:
+        pool.shutdown()
+    lines = [r.getMessage() for r in caplog.records if "eventLoopBlocked" in r.getMessage()]
+    assert len(lines) == 1
+    assert "function=test_an_inline_call_that_holds_the_loop_is_logged_once.<locals>" in lines[0]
+
+
 def test_submit_is_an_executor(pool: CallPool) -> None:
     future = pool.submit(lambda a, b=0: a + b, 40, b=2)
     assert future.result(10) == 42
