@@ -20,7 +20,8 @@ The same worker also exits on its own (finishing its calls the same way, while
 the other workers go on serving and gunicorn starts a replacement) when its
 thread pool is exhausted by stuck ``def`` calls, or when gunicorn's master has
 died; and it asks the master to drain the host once a drain asked for by
-``/openConnections?terminate=true`` is due.
+``/openConnections?terminate=true`` is due. On every tick (0.1 s) and once more
+before it exits, it adds the calls it counted to the host's metrics files.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol
 
@@ -63,9 +65,18 @@ class _Host(Protocol):
 class DrainingServer(Server):
     """uvicorn's server with the drain described in this module's docstring."""
 
-    def __init__(self, config: Config, *, state: HostState, pool: object, ppid: int) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        state: HostState,
+        pool: object,
+        ppid: int,
+        flush: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.state = state
+        self.flush = flush
         self.pool = pool if isinstance(pool, CallPool) else None
         self.ppid = ppid
         self.host_draining = False
@@ -80,6 +91,8 @@ class DrainingServer(Server):
     async def on_tick(self, counter: int) -> bool:
         """uvicorn's tick (every 0.1 s), plus the checks that end this worker."""
         should_exit = await super().on_tick(counter)
+        if self.flush is not None:
+            self.flush()
         if self.state.terminating:
             self._close_after_each_response()
             if not self._stop_requested and self.state.drain_due:
@@ -140,6 +153,8 @@ class DrainingServer(Server):
                 closedIdle=len(self.server_state.connections),
             )
         )
+        if self.flush is not None:
+            self.flush()
         if not self.force_exit:
             await self.lifespan.shutdown()
 
@@ -200,8 +215,13 @@ class StackWorker(UvicornWorker):  # type: ignore[misc]
     async def _serve(self) -> None:
         app: _Host = self.wsgi
         self.config.app = app
+        metrics = getattr(app.dispatcher, "metrics", None)
         server = DrainingServer(
-            self.config, state=app.state, pool=app.dispatcher.executor, ppid=self.ppid
+            self.config,
+            state=app.state,
+            pool=app.dispatcher.executor,
+            ppid=self.ppid,
+            flush=getattr(metrics, "flush", None),
         )
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)

@@ -162,6 +162,15 @@ def test_metrics_add_up_across_workers(tmp_path: Path) -> None:
         assert _post(host.port, "noSuchFunction", "x").status_code == 422
 
         assert requests.get(host.url + "/metrics", timeout=10).status_code == 401
+
+        def rejected() -> float:
+            text = requests.get(host.url + "/metrics", headers=AUTH, timeout=10).text
+            return _value(
+                _samples(text), "stack_runtime_calls_total", function="", outcome="rejected"
+            )
+
+        # A worker adds its counts to the shared files on its next tick (0.1 s).
+        wait_until(lambda: rejected() == 1, 10, "the last call's count")
         for _ in range(4):  # whichever worker answers, the sums are the same
             text = requests.get(host.url + "/metrics", headers=AUTH, timeout=10).text
             samples = _samples(text)
@@ -213,7 +222,7 @@ def test_metrics_add_up_across_workers(tmp_path: Path) -> None:
             text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
             return _value(_samples(text), "stack_runtime_calls_in_flight", function="gated")
 
-        assert in_flight() == 1
+        wait_until(lambda: in_flight() == 1, 10, "the held call in the gauge")
         pid = next(r["pid"] for r in records(tmp_path) if r["id"] == "in-flight")
         os.kill(pid, signal.SIGKILL)
         held.join(30)

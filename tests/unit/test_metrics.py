@@ -49,3 +49,35 @@ def test_metered_dispatcher_counts_each_outcome() -> None:
     assert samples[("stack_runtime_calls_in_flight", (("function", "flatEcho"),))] == 0
     assert samples[("stack_runtime_calls_total", (("function", ""), ("outcome", "rejected")))] == 1
     assert ("stack_runtime_call_errors_total", ok) not in samples
+
+
+def _rendered(metrics: CallMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for s in family.samples
+    }
+
+
+def test_counts_wait_for_a_flush_and_buckets_match_prometheus_own() -> None:
+    """1. counted calls are not in the metrics until a flush; 2. render flushes; 3. each
+    duration lands in the bucket Histogram.observe would put it in; 4. the in-flight gauge
+    shows what runs at the flush."""
+    metrics = CallMetrics()
+    durations = [0.0, 0.005, 0.0051, 0.3, 299.0, 301.0, 1e-9]
+    for seconds in durations:
+        metrics.started("f")
+        metrics.finished("f", "success", seconds)
+    metrics.started("f")  # still running
+    assert metrics.calls.labels("f", "success")._value.get() == 0  # not flushed yet
+
+    reference = CallMetrics()
+    for seconds in durations:
+        reference.duration.labels("f", "success").observe(seconds)
+    samples, expected = _rendered(metrics), _rendered(reference)
+    buckets = {k: v for k, v in samples.items() if k[0].endswith("_bucket")}
+    assert buckets and buckets == {k: v for k, v in expected.items() if k[0].endswith("_bucket")}
+    assert samples[("stack_runtime_calls_total", (("function", "f"), ("outcome", "success")))] == 7
+    assert samples[("stack_runtime_calls_in_flight", (("function", "f"),))] == 1
+    metrics.finished("f", "error", 0.1)
+    assert _rendered(metrics)[("stack_runtime_calls_in_flight", (("function", "f"),))] == 0
