@@ -113,7 +113,8 @@ class StackApp:
                         responseTime=f"{(time.perf_counter() - started) * 1000:.0f}ms",
                         _reqId=request_id.get() if scope["path"] == "/function" else None,
                         traceId=trace_id.get(),
-                    )
+                    ),
+                    later=True,
                 )
             request_id.reset(req_token)
             trace_id.reset(trace_token)

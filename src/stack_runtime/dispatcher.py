@@ -134,6 +134,8 @@ class Dispatcher:
         self.extensions = extensions
         self.call_timeout = call_timeout
         self._executor = executor
+        self._resolved: dict[tuple[str, ...], ExtensionFunction] = {}
+        """Functions already resolved, by ``(type, function)`` (DIY) or with the connector id."""
 
     @property
     def executor(self) -> Executor:
@@ -158,10 +160,54 @@ class Dispatcher:
             return module, [] if module is not None else [errors.CONNECTOR_NOT_CONFIGURED]
         return None, [errors.DIY_OR_CONNECTOR_REQUIRED]
 
+    @staticmethod
+    def _cache_key(envelope: Mapping[str, Any]) -> tuple[str, ...] | None:
+        """The key a resolution is remembered by, for the usual envelope shapes only.
+
+        Only string ``type`` and ``function`` and a ``diy`` of exactly ``true`` (or
+        absent, with a string ``_connectorId``) qualify: no two such envelopes that
+        resolve differently share a key.
+        """
+        type_value = envelope.get("type")
+        name = envelope.get("function")
+        if type(type_value) is not str or type(name) is not str:
+            return None
+        diy = envelope.get("diy")
+        if diy is True:
+            return (type_value, name)
+        connector_id = envelope.get("_connectorId")
+        if (diy is None or diy is False) and type(connector_id) is str:
+            return (connector_id, type_value, name)
+        return None
+
     def prepare(self, envelope: Mapping[str, Any]) -> PreparedCall | Outcome:
-        """Validate and resolve ``envelope``; a ready call or the failing :class:`Outcome`."""
+        """Validate and resolve ``envelope``; a ready call or the failing :class:`Outcome`.
+
+        A resolution that succeeded is remembered (for the usual envelope shapes),
+        so the next call of the same function skips the lookup: the answer is the
+        same, as extension modules are imported once.
+        """
         options = envelope.get("options")
         _log_invoked(envelope, options)
+        key = self._cache_key(envelope)
+        function = self._resolved.get(key) if key is not None else None
+        if function is None or type(options) is not dict:
+            resolved = self._resolve(envelope, options)
+            if isinstance(resolved, Outcome):
+                return resolved
+            function = resolved
+            if key is not None:
+                self._resolved[key] = function
+        if isinstance(options, dict):
+            for field in _DATE_FIELDS:
+                if field in options and truthy(options[field]):
+                    options[field] = to_datetime(options[field])
+        return PreparedCall(
+            function, options, envelope.get("maxResponseSize"), envelope["function"]
+        )
+
+    def _resolve(self, envelope: Mapping[str, Any], options: Any) -> ExtensionFunction | Outcome:
+        """Validate ``envelope`` in the reference's order and find its function."""
         module, problems = self._module(envelope)
         name = envelope.get("function")
         if not truthy(name):
@@ -195,12 +241,7 @@ class Dispatcher:
                 )
             )
             return _fail(errors.INVALID_FUNCTION)
-
-        if isinstance(options, dict):
-            for key in _DATE_FIELDS:
-                if truthy(options.get(key)):
-                    options[key] = to_datetime(options[key])
-        return PreparedCall(function, options, envelope.get("maxResponseSize"), name)
+        return function
 
     # -- the call -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ URLs have their ``access_token`` masked.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import random
@@ -39,6 +40,8 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_SUFFIXES = len(_PAIRS) ** 2
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 _TOKEN_IN_QUERY = re.compile(r"(?i)(access_token=)[^&]*")
 
@@ -49,7 +52,8 @@ def new_request_id() -> str:
     Like the reference's, the suffix only tells requests apart: it comes from
     :mod:`random` (reseeded in every forked worker), not from the OS's entropy.
     """
-    return f"{int(time.time() * 1000)}{''.join(random.choices(_ALPHABET, k=4))}"
+    suffix = int(random.random() * _SUFFIXES)
+    return f"{int(time.time() * 1000)}{_PAIRS[suffix // 1296]}{_PAIRS[suffix % 1296]}"
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -65,7 +69,12 @@ def _clean(value: Any) -> str:
 
 def kv(**fields: Any) -> str:
     """``key=value, key=value``; ``None`` values are left out, control characters escaped."""
-    return ", ".join(f"{k}={_clean(v)}" for k, v in fields.items() if v is not None)
+    line = ", ".join(
+        [f"{k}={v if type(v) is str else js_string(v)}" for k, v in fields.items() if v is not None]
+    )
+    if line.isprintable():  # no control character anywhere: nothing to escape (the usual case)
+        return line
+    return ", ".join([f"{k}={_clean(v)}" for k, v in fields.items() if v is not None])
 
 
 def safe_url(path: str, query: str) -> str:
@@ -75,13 +84,18 @@ def safe_url(path: str, query: str) -> str:
     return path + "?" + _TOKEN_IN_QUERY.sub(r"\1***", query)
 
 
-def log_info(line: str) -> None:
+def log_info(line: str, *, later: bool = False) -> None:
     """Log ``line`` at info level: for the lines every request writes.
 
     When the logger is set up as :func:`configure_logging` leaves it, the line
     is written straight to its handler's stream, exactly as the handler would
     format it, without building a log record. Otherwise (other handlers or
     filters added) it goes through :mod:`logging` like any other line.
+
+    ``later``: on an event loop, the line may wait until the loop's next turn
+    or the next line written, whichever comes first, so the lines of calls
+    finishing together reach the stream in one write. Nothing written after it
+    overtakes it.
     """
     if not logger.isEnabledFor(logging.INFO):
         return
@@ -89,7 +103,7 @@ def log_info(line: str) -> None:
     if len(handlers) == 1 and not logger.filters:
         handler = handlers[0]
         if type(handler) is _LineHandler and handler.plain:
-            handler.write_info(line)
+            handler.write_info(line, later)
             return
     logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
 
@@ -123,6 +137,8 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.line_formatter = formatter
         self.context_filter = _ContextFilter()
         self.addFilter(self.context_filter)
+        self._pending: list[str] = []
+        self._flush_scheduled = False
 
     @property
     def plain(self) -> bool:
@@ -134,15 +150,57 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             and self.level <= logging.INFO
         )
 
-    def write_info(self, line: str) -> None:
-        """Write ``line`` as an info record formatted by this handler would read."""
+    def write_info(self, line: str, later: bool = False) -> None:
+        """Write ``line`` as an info record formatted by this handler would read.
+
+        ``later``: keep it until the event loop's next turn or the next line (see
+        :func:`log_info`).
+        """
         text = f"{self.line_formatter.stamp(time.time())} INFO {line}\n"
         with self.lock:  # type: ignore[union-attr]
+            if later:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    pass
+                else:
+                    self._pending.append(text)
+                    if not self._flush_scheduled:
+                        self._flush_scheduled = True
+                        loop.call_soon(self._write_pending)
+                    return
+            if self._pending:
+                text = "".join(self._pending) + text
+                self._pending.clear()
             try:
                 self.stream.write(text)
                 self.flush()
             except Exception:  # as logging does: a broken stream never fails a request
                 self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+
+    def _write_pending(self) -> None:
+        """Write the lines kept by ``later`` (on the event loop)."""
+        with self.lock:  # type: ignore[union-attr]
+            self._flush_scheduled = False
+            if not self._pending:
+                return
+            text = "".join(self._pending)
+            self._pending.clear()
+            try:
+                self.stream.write(text)
+                self.flush()
+            except Exception:
+                self.handleError(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write any kept lines first, then ``record`` (``handle`` holds the lock)."""
+        if self._pending:
+            try:
+                self.stream.write("".join(self._pending))
+            except Exception:
+                self.handleError(record)
+            self._pending.clear()
+        super().emit(record)
 
 
 class _ContextFilter(logging.Filter):
