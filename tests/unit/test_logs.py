@@ -93,3 +93,48 @@ def test_kv_escapes_control_characters_only() -> None:
     assert kv(a="x\ny\x7f", b="Zoë ok\u00a0", c=None, d=3.0, e=True) == (
         "a=x\\x0ay\\x7f, b=Zoë ok\u00a0, d=3, e=true"
     )
+
+
+class _CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_later_lines_wait_for_the_loop_and_are_never_overtaken(stream: io.StringIO) -> None:
+    """1. on a loop, two `later` lines are not written at once; 2. a warning logged next is
+    written after them; 3. two more `later` lines go out together on the loop's next turn;
+    4. without a loop, `later` writes at once."""
+    import asyncio
+
+    counting = _CountingStream()
+    handler = logger.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(counting)
+    logger.handlers[:] = [handler]  # without pytest's capture handlers (the fixture restores them)
+
+    async def main() -> None:
+        log_info("first", later=True)
+        log_info("second", later=True)
+        assert counting.getvalue() == ""
+        logger.warning("third")
+        log_info("fourth", later=True)
+        log_info("fifth", later=True)
+        writes = counting.writes
+        await asyncio.sleep(0)
+        assert counting.writes == writes + 1
+
+    asyncio.run(main())
+    log_info("sixth", later=True)
+    assert [m for _, m in lines(counting)] == [
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+    ]
