@@ -6,6 +6,9 @@
 #     -p 8080:8080 --stop-timeout 330 stack-runtime
 
 FROM python:3.11-slim AS build
+# A C compiler for the result check (src/stack_runtime/_plain.c); only this stage has it.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src

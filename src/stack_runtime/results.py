@@ -18,7 +18,14 @@ from . import errors
 from .errors import ErrorItem
 from .jsvalues import js_string, truthy
 
-__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "encode_result", "is_plain_json", "response_limit"]
+__all__ = [
+    "C_CHECK",
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "encode_result",
+    "is_plain_json",
+    "python_is_plain_json",
+    "response_limit",
+]
 
 #: The reference's default ``maxResponseSize``: 5 MiB.
 DEFAULT_MAX_RESPONSE_SIZE = 5 * 1024 * 1024
@@ -36,11 +43,12 @@ def _refuse(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def is_plain_json(value: Any) -> bool:
+def python_is_plain_json(value: Any) -> bool:
     """True when ``value`` and everything in it has exactly a JSON type.
 
     ``orjson`` also serializes tuples, enums and UUIDs natively; this catches
-    them. The walk is done by C functions, a batch of values at a time:
+    them. :func:`is_plain_json` is the same check in C (``_plain.c``) when the
+    package was built with it, and this function otherwise. The walk is done by C functions, a batch of values at a time:
     :func:`gc.get_referents` lists the values of every list and dict of a batch
     at once (strings and numbers have none), and each batch's types are checked
     in one pass. Batches are kept small enough to stay in the CPU's cache. Call
@@ -61,6 +69,15 @@ def is_plain_json(value: Any) -> bool:
         if children:
             pending.append((children, depth + 1))
     return True
+
+
+try:
+    from ._plain import is_plain_json
+except ImportError:  # built without a C compiler: the same check in Python
+    is_plain_json = python_is_plain_json
+
+C_CHECK = is_plain_json is not python_is_plain_json
+"""True when the result check runs in C (``_plain.c`` was built)."""
 
 
 def response_limit(raw: Any) -> tuple[float, str]:

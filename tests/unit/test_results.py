@@ -13,9 +13,11 @@ import pytest
 
 from stack_runtime import errors
 from stack_runtime.results import (
+    C_CHECK,
     DEFAULT_MAX_RESPONSE_SIZE,
     encode_result,
     is_plain_json,
+    python_is_plain_json,
     response_limit,
 )
 
@@ -148,3 +150,55 @@ def test_is_plain_json_stops_on_cycles() -> None:
     cycle: dict[str, Any] = {}
     cycle["self"] = [cycle]
     assert is_plain_json(cycle) is False
+
+
+def _nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+_KEYED_BY_TEXT = {Text("k"): 1}
+_CHECKED_VALUES: list[Any] = [
+    None,
+    True,
+    1,
+    1.5,
+    math.nan,
+    "x",
+    [],
+    {},
+    [{"a": [1, 2.0, None, False, "s", {"b": {}}]}],
+    {"k": (1, 2)},
+    [uuid.UUID(int=7)],
+    {"c": Color.RED},
+    [Level.HIGH],
+    [Text("subclass")],
+    _KEYED_BY_TEXT,
+    {"d": datetime.date(2024, 1, 1)},
+    [Point(1)],
+    [Decimal("1.5")],
+    [b"bytes"],
+    [{1, 2}],
+    _nested(255),
+    _nested(256),
+    _nested(257),
+    _nested(400),
+]
+
+
+@pytest.mark.parametrize("value", _CHECKED_VALUES, ids=range(len(_CHECKED_VALUES)))
+def test_the_c_check_agrees_with_the_python_one(value: Any) -> None:
+    assert is_plain_json(value) is python_is_plain_json(value)
+
+
+def test_the_c_check_is_built() -> None:
+    """The package builds ``_plain.c``; without a C compiler it falls back to Python (slower)."""
+    assert C_CHECK, "stack_runtime._plain is not built: install gcc, then pip install -e ."
+
+
+def test_the_c_check_stops_on_cycles() -> None:
+    cycle: dict[str, Any] = {}
+    cycle["self"] = [cycle]
+    assert is_plain_json(cycle) is False and python_is_plain_json(cycle) is False
