@@ -119,8 +119,9 @@ def _log_invoked(envelope: Mapping[str, Any], options: Any) -> None:
 class Dispatcher:
     """Validate, resolve and run extension calls against loaded :class:`Extensions`.
 
-    ``def`` functions run on ``executor`` (a thread pool), never on the event
-    loop; ``async def`` functions are awaited. A call that runs longer than
+    ``def`` functions run on ``executor`` (a thread pool; a :class:`CallPool`
+    runs the ones that are always quick on the event loop's thread, see
+    :mod:`stack_runtime.pool`); ``async def`` functions are awaited. A call that runs longer than
     ``call_timeout`` seconds is answered with a ``function_timeout`` error.
     """
 

@@ -321,8 +321,13 @@ class CallPool(Executor):
         elif function in self._streaks:
             del self._streaks[function]
 
-    def _run_inline(self, function: Callable[[Any], T], argument: Any) -> T:
-        """Call ``function`` on this (the event loop's) thread, in a copy of the context."""
+    def call_inline(self, function: Callable[[Any], T], argument: Any) -> T:
+        """Call ``function`` on this (the event loop's) thread, in a copy of the context.
+
+        For a function that :meth:`runs_inline`; :meth:`run` does this itself.
+        """
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new calls after shutdown")
         if self._watchdog is None:
             self._start_watchdog()
         clock = time.perf_counter
@@ -376,9 +381,7 @@ class CallPool(Executor):
         to finish; its result is dropped) and whatever the function raised.
         """
         if self.runs_inline(function):
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new calls after shutdown")
-            return self._run_inline(function, argument)
+            return self.call_inline(function, argument)
         loop = asyncio.get_running_loop()
         call = _Call(function, argument, loop)
         budget = self.wait_budget
