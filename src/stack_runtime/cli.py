@@ -32,6 +32,7 @@ environment:
   {ENV["host"]:<44} address to listen on
   {ENV["workers"]:<44} worker processes (default: one per CPU)
   {ENV["threads"]:<44} threads per worker for def functions (default 64)
+  {ENV["inline_calls"]:<44} false: never run def functions on the event loop (serve)
   {ENV["call_timeout"]:<44} seconds a call may run (default 300)
   {ENV["log_level"]:<44} debug, info, warning or error (default info)
   {ENV["metrics_port"]:<44} port that serves GET /metrics without the token (serve)
@@ -106,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads", type=int, metavar="N", help="threads per worker for def functions (default 64)"
     )
+    serve.add_argument(
+        "--inline-calls",
+        action=argparse.BooleanOptionalAction,
+        help="run def functions whose last 16 calls were each quick (under 5 ms, never blocked) "
+        "on the event loop's thread, skipping the hand-off to a thread (default: on)",
+    )
     _drain_flags(serve)
 
     dev = commands.add_parser(
@@ -147,6 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
         args,
         workers=args.workers,
         threads=args.threads,
+        inline_calls=args.inline_calls,
         metrics_port=args.metrics_port,
         drain_delay=args.drain_delay,
         drain_idle_wait=args.drain_idle_wait,

@@ -8,7 +8,7 @@ from .app import StackApp
 from .auth import TokenChecker
 from .loader import load_extensions
 from .metrics import CallMetrics, MeteredDispatcher, metrics_endpoint
-from .pool import CallPool
+from .pool import INLINE_AFTER, CallPool
 from .settings import Settings
 from .state import HostState
 
@@ -28,7 +28,11 @@ def build_app(
     metrics of this process only).
     """
     extensions = load_extensions(settings.extensions_dir)
-    executor = CallPool(settings.threads, stuck_after=settings.call_timeout)
+    executor = CallPool(
+        settings.threads,
+        stuck_after=settings.call_timeout,
+        inline_after=INLINE_AFTER if settings.inline_calls else None,
+    )
     metrics = CallMetrics(metrics_dir)
     dispatcher = MeteredDispatcher(
         extensions, executor=executor, call_timeout=settings.call_timeout, metrics=metrics

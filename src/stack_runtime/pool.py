@@ -59,9 +59,12 @@ from typing import Any, TypeVar
 
 from .logs import kv, logger
 
-__all__ = ["CallPool"]
+__all__ = ["CallPool", "INLINE_AFTER"]
 
 T = TypeVar("T")
+
+INLINE_AFTER = 16
+"""Quick calls in a row after which a function runs on the event loop's thread."""
 
 _FORGIVE_AFTER = 1000
 """Quick inline calls in a row after which one past strike is forgotten."""
@@ -131,7 +134,7 @@ class CallPool(Executor):
         probe_every: int = 100,
         spawn_delay: float = 0.02,
         stuck_after: float | None = None,
-        inline_after: int | None = 16,
+        inline_after: int | None = INLINE_AFTER,
         max_strikes: int = 3,
         stall_after: float = 1.0,
     ) -> None:

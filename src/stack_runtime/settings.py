@@ -29,6 +29,7 @@ ENV: Mapping[str, str] = {
     "host": "STACK_HOST",
     "workers": "STACK_WORKERS",
     "threads": "STACK_THREADS",
+    "inline_calls": "STACK_INLINE_CALLS",
     "call_timeout": "STACK_CALL_TIMEOUT",
     "log_level": "STACK_LOG_LEVEL",
     "metrics_port": "STACK_METRICS_PORT",
@@ -54,6 +55,8 @@ class Settings:
     """gunicorn worker processes; 0 means one per CPU."""
     threads: int = 64
     """Threads per worker for ``def`` functions: calls that wait on I/O hold one each."""
+    inline_calls: bool = True
+    """Run ``def`` functions that are always quick on the event loop's thread (pool.py)."""
     call_timeout: float = 300.0
     """Seconds a call may run before it is answered with ``function_timeout``."""
     system_tokens: tuple[str, ...] = ()
@@ -89,6 +92,19 @@ def _number(name: str, raw: Any, kind: type[int] | type[float], minimum: float) 
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {raw!r}")
     return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
 def load_settings(
@@ -135,6 +151,8 @@ def load_settings(
         values["workers"] = _number("workers (--workers or STACK_WORKERS)", raw, int, 0)
     if (raw := pick("threads")) is not None:
         values["threads"] = _number("threads (--threads or STACK_THREADS)", raw, int, 1)
+    if (raw := pick("inline_calls")) is not None:
+        values["inline_calls"] = _flag("inline calls (--inline-calls or STACK_INLINE_CALLS)", raw)
     if (raw := pick("call_timeout")) is not None:
         values["call_timeout"] = _number(
             "call timeout (--call-timeout or STACK_CALL_TIMEOUT)", raw, float, 0.001

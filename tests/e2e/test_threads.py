@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -62,4 +63,44 @@ def test_many_sleeping_calls_at_once_are_all_answered(one_worker: RunningServer)
         thread.join(60)
     assert [r.json() for r in results] == [{"slept": 1}] * 8
     names = {call(one_worker, "threadName", {}).json() for _ in range(10)}
+    assert all(name.startswith("extension_") for name in names)
+
+
+def test_a_quick_function_that_starts_blocking_is_logged_and_sent_back_to_threads(
+    one_worker: RunningServer,
+) -> None:
+    """1. `napper` is quick 30 times: it now runs on the event loop. 2. It then sleeps 1.5 s
+    there: the watchdog logs eventLoopBlocked, the call is still answered. 3. Its next long
+    sleep runs in a thread again: quick calls are answered while it sleeps."""
+    for _ in range(30):
+        assert call(one_worker, "napper", {"seconds": 0}).json() == {"slept": 0}
+    assert call(one_worker, "napper", {"seconds": 1.5}).json() == {"slept": 1.5}
+    assert "logName=eventLoopBlocked, function=napper" in one_worker.output()
+
+    slept: list[requests.Response] = []
+    sleeper = threading.Thread(
+        target=lambda: slept.append(call(one_worker, "napper", {"seconds": 5}))
+    )
+    sleeper.start()
+    try:
+        for i in range(20):
+            assert call(one_worker, "echo", {"i": i}).json() == {"i": i}
+        assert sleeper.is_alive() and not slept
+    finally:
+        sleeper.join(60)
+    assert slept[0].json() == {"slept": 5}
+
+
+def test_with_no_inline_calls_every_def_call_runs_in_a_thread(tmp_path: Path) -> None:
+    server = start(
+        "serve",
+        FIXTURES / "protocol",
+        tmp_path / "server.log",
+        token=TOKEN,
+        extra=["--workers", "1", "--no-inline-calls"],
+    )
+    try:
+        names = [call(server, "threadName", {}).json() for _ in range(40)]
+    finally:
+        server.stop()
     assert all(name.startswith("extension_") for name in names)
