@@ -25,7 +25,7 @@ from .auth import TokenChecker, bearer_token
 from .connections import open_connections
 from .dispatcher import Dispatcher
 from .errors import ErrorItem
-from .logs import kv, log_info, logger, new_request_id, request_id, safe_url, trace_id
+from .logs import kv, kv_pairs, log_info, logger, new_request_id, request_id, safe_url, trace_id
 from .settings import MAX_BODY_BYTES
 from .state import HostState
 
@@ -34,6 +34,7 @@ __all__ = ["StackApp"]
 _JSON_TYPE = b"application/json; charset=utf-8"
 _UNAUTHORIZED_BODY = errors.errors_body([errors.UNAUTHORIZED])
 _NOT_LOGGED = frozenset({"/livez", "/readyz"})
+_FINISHED_KEYS = ("logName", "method", "url", "statusCode", "responseTime", "_reqId", "traceId")
 
 
 def _error_body(code: str, message: str) -> bytes:
@@ -104,18 +105,16 @@ class StackApp:
                 await self.router(scope, receive, send_and_note)
         finally:
             if scope["path"] not in _NOT_LOGGED:
-                log_info(
-                    kv(
-                        logName="reqFinished",
-                        method=scope["method"],
-                        url=safe_url(scope["path"], scope["query_string"].decode("latin-1")),
-                        statusCode=status,
-                        responseTime=f"{(time.perf_counter() - started) * 1000:.0f}ms",
-                        _reqId=request_id.get() if scope["path"] == "/function" else None,
-                        traceId=trace_id.get(),
-                    ),
-                    later=True,
+                values = (
+                    "reqFinished",
+                    scope["method"],
+                    safe_url(scope["path"], scope["query_string"].decode("latin-1")),
+                    status,
+                    f"{(time.perf_counter() - started) * 1000:.0f}ms",
+                    request_id.get() if scope["path"] == "/function" else None,
+                    trace_id.get(),
                 )
+                log_info(kv_pairs(_FINISHED_KEYS, values), later=True)
             request_id.reset(req_token)
             trace_id.reset(trace_token)
 

@@ -21,7 +21,7 @@ from . import errors
 from .errors import CallFailure, ErrorItem
 from .jsvalues import js_string, truthy
 from .loader import ExtensionFunction, ExtensionModule, Extensions, namespace_attribute
-from .logs import kv, log_info, logger, request_id, trace_id
+from .logs import kv, kv_pairs, log_info, logger, request_id, trace_id
 from .pool import CallPool
 from .results import encode_result
 
@@ -93,27 +93,49 @@ def exception_error(exc: BaseException) -> ErrorItem:
     return ErrorItem(code, str(exc), message_first=True)
 
 
+_INVOKED_KEYS = (
+    "logName",
+    "type",
+    "function",
+    "_connectorId",
+    "_integrationId",
+    "_flowId",
+    "_exportId",
+    "_importId",
+    "_connectionId",
+    "_reqId",
+    "traceId",
+)
+
+
 def _log_invoked(envelope: Mapping[str, Any], options: Any) -> None:
     type_value = envelope.get("type")
-    fields: dict[str, Any] = {
-        "logName": "callFunctionInvoked",
-        "type": type_value,
-        "function": envelope.get("function"),
-        "_connectorId": envelope.get("_connectorId"),
-    }
+    integration = flow = export = import_ = connection = None
     if isinstance(options, dict):
-        fields["_integrationId"] = options.get("_integrationId")
-        if type_value in ("hook", "wrapper"):
-            for key in ("_flowId", "_exportId", "_importId"):
-                fields[key] = options.get(key)
-            connection = options.get("connection")
-            if type_value == "wrapper" and isinstance(connection, dict):
-                fields["_connectionId"] = connection.get("_id")
+        integration = options.get("_integrationId")
+        if type_value == "hook" or type_value == "wrapper":
+            flow = options.get("_flowId")
+            export = options.get("_exportId")
+            import_ = options.get("_importId")
+            given = options.get("connection")
+            if type_value == "wrapper" and isinstance(given, dict):
+                connection = given.get("_id")
             else:
-                fields["_connectionId"] = options.get("_connectionId")
-    fields["_reqId"] = request_id.get()
-    fields["traceId"] = trace_id.get()
-    log_info(kv(**fields))
+                connection = options.get("_connectionId")
+    values = (
+        "callFunctionInvoked",
+        type_value,
+        envelope.get("function"),
+        envelope.get("_connectorId"),
+        integration,
+        flow,
+        export,
+        import_,
+        connection,
+        request_id.get(),
+        trace_id.get(),
+    )
+    log_info(kv_pairs(_INVOKED_KEYS, values))
 
 
 class Dispatcher:

@@ -19,6 +19,7 @@ import random
 import re
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from .jsvalues import js_string
@@ -29,6 +30,7 @@ __all__ = [
     "trace_id",
     "new_request_id",
     "kv",
+    "kv_pairs",
     "log_info",
     "safe_url",
     "configure_logging",
@@ -69,12 +71,18 @@ def _clean(value: Any) -> str:
 
 def kv(**fields: Any) -> str:
     """``key=value, key=value``; ``None`` values are left out, control characters escaped."""
+    return kv_pairs(fields.keys(), fields.values())
+
+
+def kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
+    """:func:`kv` for keys and values side by side (the lines every request writes)."""
+    pairs = list(zip(keys, values, strict=True))
     line = ", ".join(
-        [f"{k}={v if type(v) is str else js_string(v)}" for k, v in fields.items() if v is not None]
+        [f"{k}={v if type(v) is str else js_string(v)}" for k, v in pairs if v is not None]
     )
     if line.isprintable():  # no control character anywhere: nothing to escape (the usual case)
         return line
-    return ", ".join([f"{k}={_clean(v)}" for k, v in fields.items() if v is not None])
+    return ", ".join([f"{k}={_clean(v)}" for k, v in pairs if v is not None])
 
 
 def safe_url(path: str, query: str) -> str:
