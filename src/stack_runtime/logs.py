@@ -76,13 +76,17 @@ def kv(**fields: Any) -> str:
 
 def kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
     """:func:`kv` for keys and values side by side (the lines every request writes)."""
-    pairs = list(zip(keys, values, strict=True))
+    keys, values = tuple(keys), tuple(values)
     line = ", ".join(
-        [f"{k}={v if type(v) is str else js_string(v)}" for k, v in pairs if v is not None]
+        [
+            f"{k}={v if type(v) is str else js_string(v)}"
+            for k, v in zip(keys, values)  # noqa: B905 (same length by construction)
+            if v is not None
+        ]
     )
     if line.isprintable():  # no control character anywhere: nothing to escape (the usual case)
         return line
-    return ", ".join([f"{k}={_clean(v)}" for k, v in pairs if v is not None])
+    return ", ".join([f"{k}={_clean(v)}" for k, v in zip(keys, values) if v is not None])  # noqa: B905
 
 
 def safe_url(path: str, query: str) -> str:
