@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from stack_runtime.aws_lambda.package import runs_on
+from stack_runtime.aws_lambda.target import LambdaTarget
+
 from ..conftest import FIXTURES
 from .events import function_url_event
 from .runtime import LambdaRuntime
@@ -89,6 +92,7 @@ def test_zip_holds_what_the_lambda_path_needs_and_stays_small(built: tuple[Path,
     } <= names
     assert any(n.startswith("orjson/") and n.endswith(".so") for n in names)
     assert any(n.startswith("runtime_client.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("stack_runtime/_plain.") and n.endswith(".so") for n in names)
     tag = sys.implementation.cache_tag
     assert f"stack_runtime/aws_lambda/__pycache__/handler.{tag}.pyc" in names
     tops = {n.split("/")[0] for n in names}
@@ -173,3 +177,14 @@ def test_bad_targets_are_refused(tmp_path: Path, flags: list[str], message: str)
     result = package_lambda(*args, cwd=tmp_path)
     assert result.returncode == 1
     assert message in result.stderr
+
+
+def test_the_compiled_check_goes_only_to_the_python_and_machine_it_was_built_for() -> None:
+    built_here = Path(
+        f"_plain.cpython-311-{'aarch64' if ARCH == 'arm64' else 'x86_64'}-linux-gnu.so"
+    )
+    other_arch = "x86_64" if ARCH == "arm64" else "arm64"
+    assert runs_on(built_here, LambdaTarget(ARCH, "3.11"))
+    assert not runs_on(built_here, LambdaTarget(other_arch, "3.11"))
+    assert not runs_on(built_here, LambdaTarget(ARCH, "3.12"))
+    assert runs_on(Path("handler.py"), LambdaTarget(other_arch, "3.12"))

@@ -2,7 +2,8 @@
 
 The zip holds, at its root:
 
-* ``stack_runtime/``, this project;
+* ``stack_runtime/``, this project (its compiled result check only when it was
+  built for the target's Python and machine);
 * the dependencies the Lambda stack imports (``orjson``; ``awslambdaric``;
   ``starlette``, ``mangum`` and ``python-dotenv`` for HTTP events) and any
   listed in ``--requirement``, installed from Linux wheels for the chosen
@@ -44,6 +45,7 @@ __all__ = [
     "build_package",
     "format_report",
     "lambda_requirements",
+    "runs_on",
 ]
 
 #: What the Lambda stack imports, beyond the standard library.
@@ -132,9 +134,25 @@ def _files(root: Path) -> Iterable[Path]:
                 yield Path(folder) / name
 
 
-def _copy_tree(source: Path, destination: Path) -> tuple[int, int]:
+def runs_on(path: Path, target: LambdaTarget) -> bool:
+    """False for a compiled module of this project built for another Python or machine.
+
+    ``_plain.c`` is compiled for the Python and machine that installed the project;
+    for another target it is left out (the result check then runs in Python).
+    """
+    if path.suffix != ".so":
+        return True
+    wanted = f".cpython-{target.python.replace('.', '')}-{target.machine}-linux-gnu.so"
+    return path.name.endswith(wanted)
+
+
+def _copy_tree(
+    source: Path, destination: Path, keep: Callable[[Path], bool] = lambda _: True
+) -> tuple[int, int]:
     count = size = 0
     for path in _files(source):
+        if not keep(path):
+            continue
         target = destination / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
@@ -243,7 +261,9 @@ def build_package(
         items = _distributions(staging)
 
         runtime_files, runtime_size = _copy_tree(
-            Path(stack_runtime.__file__).parent, staging / "stack_runtime"
+            Path(stack_runtime.__file__).parent,
+            staging / "stack_runtime",
+            lambda path: runs_on(path, target),
         )
         items.insert(
             0, PackagedItem("stack_runtime", stack_runtime.__version__, runtime_files, runtime_size)
