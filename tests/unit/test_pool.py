@@ -158,7 +158,10 @@ def test_a_quick_function_moves_to_the_loop_thread_in_a_copy_of_the_context() ->
 
     async def main() -> list[Any]:
         who.set("request-9")
-        results = [await pool.run(tagged, i, 10) for i in range(8)]
+        results = [await pool.run(tagged, 0, 10)]
+        while not pool.runs_inline(tagged) and len(results) < 200:  # 4 quick calls in a row
+            results.append(await pool.run(tagged, 0, 10))
+        results += [await pool.run(tagged, 1, 10) for _ in range(3)]
         assert who.get() == "request-9"
         return results
 
@@ -166,9 +169,10 @@ def test_a_quick_function_moves_to_the_loop_thread_in_a_copy_of_the_context() ->
         results = asyncio.run(main())
     finally:
         pool.shutdown()
-    assert [r["thread"] for r in results] == ["extension_0"] * 4 + ["MainThread"] * 4
+    threads = [r["thread"] for r in results]
+    assert len(threads) >= 4 + 3 and threads[:4] == ["extension_0"] * 4
+    assert threads[-3:] == ["MainThread"] * 3
     assert {r["who"] for r in results} == {"request-9"}
-    assert pool.runs_inline(tagged)
 
 
 def test_a_slow_inline_call_sends_the_function_back_and_three_keep_it_there() -> None:
