@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import secrets
 import shutil
 import sys
@@ -176,6 +177,9 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import GunicornHost
 
     configure_logging(settings.log_level)
+    # A function that crashes its worker (a segfault in a C extension, say) leaves the
+    # Python stack of every thread in the log: which function, which line.
+    faulthandler.enable(all_threads=True)
     try:
         app = build_app(settings, metrics_dir=metrics_dir)
     except BaseException:
@@ -201,6 +205,7 @@ def _dev(args: argparse.Namespace) -> int:
         f"stack-runtime dev: serving {settings.extensions_dir} on http://{settings.host}:{settings.port}",
         file=sys.stderr,
     )
+    faulthandler.enable(all_threads=True)  # as in serve: a crash leaves its Python stack
     run_dev(settings)
     return 0
 

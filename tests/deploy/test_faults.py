@@ -134,6 +134,9 @@ def test_crashing_hanging_and_burning_functions_cost_only_their_own_calls(stack:
     for crash in ("die", "segfault"):
         status, body = outcomes[crash]
         assert status == 502 and body["errors"][0]["code"] == "bad_gateway", outcomes[crash]
+    logs = "".join(host.log.read_text(errors="replace") for host in stack.hosts)
+    assert "Fatal Python error: Segmentation fault" in logs  # the stack of the crash, logged
+    assert "in segfault" in logs
     for hung in ("hang", "hang_async", "burn"):
         status, body = outcomes[hung]
         assert status == 422 and body["errors"][0]["code"] == "function_timeout", outcomes[hung]
