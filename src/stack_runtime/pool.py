@@ -1,7 +1,7 @@
 """The threads that run ``def`` extension functions, with a cheap hand-off.
 
-A ``def`` function must never block the event loop, so it runs in a worker
-thread. ``loop.run_in_executor`` on a ``ThreadPoolExecutor`` plus
+A ``def`` function may block, so it runs in a worker thread until it has shown
+that it does not (below). ``loop.run_in_executor`` on a ``ThreadPoolExecutor`` plus
 ``asyncio.wait_for`` costs several locks, two futures, a done-callback chain,
 a waiter and a trip round the event loop per call, and the executor starts a
 new thread whenever a call finds none idle: under load, quick calls end up
