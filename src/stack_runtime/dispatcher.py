@@ -34,9 +34,13 @@ _MISSING = object()
 _DATE_FIELDS = ("lastExportDateTime", "currentExportDateTime")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
-    """The answer to one envelope: HTTP status and JSON body (empty for ``None``)."""
+    """The answer to one envelope: HTTP status and JSON body (empty for ``None``).
+
+    Read-only by convention (not frozen: a frozen dataclass costs more to build,
+    and one is built for every call).
+    """
 
     status: int
     body: bytes
@@ -44,19 +48,16 @@ class Outcome:
     result: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreparedCall:
-    """A validated, resolved call, ready to run."""
+    """A validated, resolved call, ready to run (read-only by convention, as :class:`Outcome`)."""
 
     function: ExtensionFunction
     options: Any
     max_response_size: Any
     name: str
-
-    @property
-    def is_async(self) -> bool:
-        """True for an ``async def`` function, which is awaited on the event loop."""
-        return inspect.iscoroutinefunction(self.function)
+    is_async: bool
+    """True for an ``async def`` function, which is awaited on the event loop."""
 
 
 def to_datetime(value: Any) -> Any:
@@ -157,7 +158,7 @@ class Dispatcher:
         self.extensions = extensions
         self.call_timeout = call_timeout
         self._executor = executor
-        self._resolved: dict[tuple[str, ...], ExtensionFunction] = {}
+        self._resolved: dict[tuple[str, ...], tuple[ExtensionFunction, bool]] = {}
         """Functions already resolved, by ``(type, function)`` (DIY) or with the connector id."""
 
     @property
@@ -213,20 +214,21 @@ class Dispatcher:
         options = envelope.get("options")
         _log_invoked(envelope, options)
         key = self._cache_key(envelope)
-        function = self._resolved.get(key) if key is not None else None
-        if function is None or type(options) is not dict:
+        known = self._resolved.get(key) if key is not None else None
+        if known is None or type(options) is not dict:
             resolved = self._resolve(envelope, options)
             if isinstance(resolved, Outcome):
                 return resolved
-            function = resolved
+            known = (resolved, inspect.iscoroutinefunction(resolved))
             if key is not None:
-                self._resolved[key] = function
+                self._resolved[key] = known
         if isinstance(options, dict):
             for field in _DATE_FIELDS:
                 if field in options and truthy(options[field]):
                     options[field] = to_datetime(options[field])
+        function, is_async = known
         return PreparedCall(
-            function, options, envelope.get("maxResponseSize"), envelope["function"]
+            function, options, envelope.get("maxResponseSize"), envelope["function"], is_async
         )
 
     def _resolve(self, envelope: Mapping[str, Any], options: Any) -> ExtensionFunction | Outcome:
@@ -310,8 +312,11 @@ class Dispatcher:
             if call.is_async:  # awaited in this task: no task of its own to start
                 async with asyncio.timeout(self.call_timeout):
                     result = await call.function(call.options)
-            elif isinstance(executor, CallPool):  # the cheap hand-off (pool.py)
-                result = await executor.run(call.function, call.options, self.call_timeout)
+            elif isinstance(executor, CallPool):  # inline, or the cheap hand-off (pool.py)
+                if executor.runs_inline(call.function):
+                    result = executor.call_inline(call.function, call.options)
+                else:
+                    result = await executor.run(call.function, call.options, self.call_timeout)
             else:
                 loop = asyncio.get_running_loop()
                 context = contextvars.copy_context()
