@@ -32,14 +32,17 @@ def call(server: RunningServer, function: str, options: object) -> requests.Resp
 def test_quick_calls_are_answered_while_a_def_function_sleeps(one_worker: RunningServer) -> None:
     """1. A def function sleeps 5 s. 2. Meanwhile 20 quick calls go to the same worker.
     3. All of them are answered before the sleeper is."""
+    quick_calls_answered_while_sleeping(one_worker, "sleepy")
+
+
+def quick_calls_answered_while_sleeping(server: RunningServer, function: str) -> None:
+    """``function`` sleeps 5 s; 20 quick calls meanwhile are all answered before it is."""
     slept: list[requests.Response] = []
-    sleeper = threading.Thread(
-        target=lambda: slept.append(call(one_worker, "sleepy", {"seconds": 5}))
-    )
+    sleeper = threading.Thread(target=lambda: slept.append(call(server, function, {"seconds": 5})))
     sleeper.start()
     try:
         for i in range(20):
-            response = call(one_worker, "echo", {"i": i})
+            response = call(server, "echo", {"i": i})
             assert response.status_code == 200 and response.json() == {"i": i}
         assert sleeper.is_alive() and not slept  # the quick calls did not wait for the sleeper
     finally:
@@ -77,19 +80,7 @@ def test_a_quick_function_that_starts_blocking_is_logged_and_sent_back_to_thread
     # The watchdog looks every 0.5 s and reports a call held for 1 s: 2 s is surely seen.
     assert call(one_worker, "napper", {"seconds": 2}).json() == {"slept": 2}
     assert "logName=eventLoopBlocked, function=napper" in one_worker.output()
-
-    slept: list[requests.Response] = []
-    sleeper = threading.Thread(
-        target=lambda: slept.append(call(one_worker, "napper", {"seconds": 5}))
-    )
-    sleeper.start()
-    try:
-        for i in range(20):
-            assert call(one_worker, "echo", {"i": i}).json() == {"i": i}
-        assert sleeper.is_alive() and not slept
-    finally:
-        sleeper.join(60)
-    assert slept[0].json() == {"slept": 5}
+    quick_calls_answered_while_sleeping(one_worker, "napper")
 
 
 def test_with_no_inline_calls_every_def_call_runs_in_a_thread(tmp_path: Path) -> None:
