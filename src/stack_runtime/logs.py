@@ -190,6 +190,18 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             except Exception:  # as logging does: a broken stream never fails a request
                 self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
 
+    def flush(self) -> None:
+        """Write any kept lines, then flush the stream (at exit too: ``logging.shutdown``)."""
+        with self.lock:  # type: ignore[union-attr]
+            if self._pending:
+                text = "".join(self._pending)
+                self._pending.clear()
+                try:
+                    self.stream.write(text)
+                except Exception:
+                    self.handleError(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
+            super().flush()
+
     def _write_pending(self) -> None:
         """Write the lines kept by ``later`` (on the event loop)."""
         with self.lock:  # type: ignore[union-attr]

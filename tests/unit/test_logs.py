@@ -138,3 +138,19 @@ def test_later_lines_wait_for_the_loop_and_are_never_overtaken(stream: io.String
         "fifth",
         "sixth",
     ]
+
+
+def test_lines_kept_for_later_are_written_by_a_flush(stream: io.StringIO) -> None:
+    """A loop that stops before its next turn loses nothing: logging.shutdown flushes."""
+    import asyncio
+
+    handler = logger.handlers[0]
+    logger.handlers[:] = [handler]  # without pytest's capture handlers (the fixture restores them)
+
+    async def main() -> None:
+        log_info("kept", later=True)
+        assert stream.getvalue() == ""
+        handler.flush()
+        assert [m for _, m in lines(stream)] == ["kept"]
+
+    asyncio.run(main())
