@@ -163,14 +163,23 @@ def test_metrics_add_up_across_workers(tmp_path: Path) -> None:
 
         assert requests.get(host.url + "/metrics", timeout=10).status_code == 401
 
-        def rejected() -> float:
+        def all_counted() -> bool:
             text = requests.get(host.url + "/metrics", headers=AUTH, timeout=10).text
-            return _value(
-                _samples(text), "stack_runtime_calls_total", function="", outcome="rejected"
+            samples = _samples(text)
+            return (
+                _value(samples, "stack_runtime_calls_total", function="record", outcome="success")
+                == sent
+                and _value(samples, "stack_runtime_calls_total", function="", outcome="rejected")
+                == 1
+                and _value(
+                    samples, "stack_runtime_calls_total", function="hang_async", outcome="timeout"
+                )
+                == 1
             )
 
-        # A worker adds its counts to the shared files on its next tick (0.1 s).
-        wait_until(lambda: rejected() == 1, 10, "the last call's count")
+        # Each worker adds its counts to the shared files on its next tick (0.1 s): the
+        # worker that answers a scrape is current, the other may be a tick behind.
+        wait_until(all_counted, 10, "every call's count")
         for _ in range(4):  # whichever worker answers, the sums are the same
             text = requests.get(host.url + "/metrics", headers=AUTH, timeout=10).text
             samples = _samples(text)
