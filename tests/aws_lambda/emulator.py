@@ -225,7 +225,3 @@ class RuntimeApiEmulator:
     ) -> Answer:
         """Queue an invocation and wait for the runtime's answer."""
         return self.wait(self.submit(event, client_context, raw_event=raw_event), timeout)
-
-    def wait_init_error(self, timeout: float = 60) -> Answer:
-        """The init error the runtime posted."""
-        return self.init_errors.get(timeout=timeout)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..conftest import stop_process
 from .emulator import Answer, RuntimeApiEmulator
 
 __all__ = ["ENTRY", "PLAIN_RIC", "LambdaRuntime", "lambda_environment"]
@@ -118,12 +119,6 @@ class LambdaRuntime:
         return self.process.wait(timeout)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGTERM, 10)
         self._log_file.close()
         self.emulator.close()

@@ -28,7 +28,7 @@ from typing import Any
 
 import requests
 
-from ..conftest import FIXTURES, ROOT
+from ..conftest import FIXTURES, ROOT, stop_process
 from ..e2e.server import free_port
 
 TOKEN = "deploy-token"
@@ -273,13 +273,8 @@ class Nginx:
         wait_until(up, 15, "nginx to listen")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, signal.SIGQUIT, 10)
         shutil.rmtree(self.prefix, ignore_errors=True)
 
     def access_log(self) -> list[str]:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from ..conftest import stop_process
+
 __all__ = ["RunningServer", "free_port", "start"]
 
 
@@ -35,14 +37,7 @@ class RunningServer:
         return self.log.read_text()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, sig, timeout)
 
 
 def start(
