@@ -181,49 +181,42 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
                         self._flush_scheduled = True
                         loop.call_soon(self._write_pending)
                     return
-            if self._pending:
-                text = "".join(self._pending) + text
-                self._pending.clear()
+            text = self._take_pending() + text
             try:
                 self.stream.write(text)
                 self.flush()
             except Exception:  # as logging does: a broken stream never fails a request
                 self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
 
+    def _take_pending(self) -> str:
+        """The lines kept by ``later``, now no longer kept (lock held)."""
+        if not self._pending:
+            return ""
+        text = "".join(self._pending)
+        self._pending.clear()
+        return text
+
     def flush(self) -> None:
         """Write any kept lines, then flush the stream (at exit too: ``logging.shutdown``)."""
         with self.lock:  # type: ignore[union-attr]
-            if self._pending:
-                text = "".join(self._pending)
-                self._pending.clear()
+            kept = self._take_pending()
+            if kept:
                 try:
-                    self.stream.write(text)
+                    self.stream.write(kept)
                 except Exception:
-                    self.handleError(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
+                    self.handleError(logging.makeLogRecord({"msg": kept, "levelno": logging.INFO}))
             super().flush()
 
     def _write_pending(self) -> None:
-        """Write the lines kept by ``later`` (on the event loop)."""
+        """Write the lines kept by ``later`` (on the event loop's next turn)."""
         with self.lock:  # type: ignore[union-attr]
             self._flush_scheduled = False
-            if not self._pending:
-                return
-            text = "".join(self._pending)
-            self._pending.clear()
-            try:
-                self.stream.write(text)
-                self.flush()
-            except Exception:
-                self.handleError(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
+            self.flush()
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write any kept lines first, then ``record`` (``handle`` holds the lock)."""
         if self._pending:
-            try:
-                self.stream.write("".join(self._pending))
-            except Exception:
-                self.handleError(record)
-            self._pending.clear()
+            self.flush()
         super().emit(record)
 
 
