@@ -34,6 +34,7 @@ from .errors import CallFailure, ErrorItem
 from .jsvalues import truthy
 from .loader import ExtensionLoadError, Extensions, load_extensions
 from .logs import logger
+from .protocol import HttpProtocol
 from .readable import configure_readable_logging
 from .settings import Settings
 
@@ -174,6 +175,7 @@ class DevServer:
             log_level="warning",
             access_log=False,
             timeout_keep_alive=self.settings.keepalive,
+            http=HttpProtocol,  # as serve's workers read requests
         )
         server = uvicorn.Server(config)
         stop = asyncio.Event()

@@ -33,7 +33,7 @@ import sys
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from gunicorn.arbiter import Arbiter
 from uvicorn.config import Config
@@ -42,6 +42,7 @@ from uvicorn_worker import UvicornWorker
 
 from .logs import kv, logger
 from .pool import CallPool
+from .protocol import HttpProtocol
 from .state import HostState
 
 __all__ = ["StackWorker", "DrainingServer"]
@@ -210,7 +211,13 @@ class DrainingServer(Server):
 
 
 class StackWorker(UvicornWorker):  # type: ignore[misc]
-    """gunicorn worker class: uvicorn serving the host's app with :class:`DrainingServer`."""
+    """gunicorn worker class: uvicorn serving the host's app with :class:`DrainingServer`.
+
+    Requests are read by :class:`~stack_runtime.protocol.HttpProtocol`: uvicorn's
+    httptools protocol, writing each response in one system call.
+    """
+
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {"loop": "auto", "http": HttpProtocol}
 
     async def _serve(self) -> None:
         app: _Host = self.wsgi
