@@ -18,6 +18,7 @@ import logging
 import random
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -151,6 +152,7 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.addFilter(self.context_filter)
         self._pending: list[str] = []
         self._flush_scheduled = False
+        self._loop: tuple[asyncio.AbstractEventLoop, int] | None = None
 
     @property
     def plain(self) -> bool:
@@ -171,11 +173,8 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         text = f"{self.line_formatter.stamp(time.time())} INFO {line}\n"
         with self.lock:  # type: ignore[union-attr]
             if later:
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:
-                    pass
-                else:
+                loop = self._running_loop()
+                if loop is not None:
                     self._pending.append(text)
                     if not self._flush_scheduled:
                         self._flush_scheduled = True
@@ -187,6 +186,22 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 self.flush()
             except Exception:  # as logging does: a broken stream never fails a request
                 self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop running in this thread, if any.
+
+        Remembered from the last call: on Python 3.11, asking asyncio costs a
+        ``getpid`` system call each time.
+        """
+        known = self._loop
+        if known is not None and known[1] == threading.get_ident() and known[0].is_running():
+            return known[0]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        self._loop = (loop, threading.get_ident())
+        return loop
 
     def _take_pending(self) -> str:
         """The lines kept by ``later``, now no longer kept (lock held)."""
