@@ -154,3 +154,29 @@ def test_lines_kept_for_later_are_written_by_a_flush(stream: io.StringIO) -> Non
         assert [m for _, m in lines(stream)] == ["kept"]
 
     asyncio.run(main())
+
+
+def test_later_lines_follow_the_loop_that_runs_now(stream: io.StringIO) -> None:
+    """The handler remembers the running loop: a second loop in the same thread, and a
+    loop in another thread, each get their own lines written on their next turn."""
+    import asyncio
+    import threading
+
+    handler = logger.handlers[0]
+    logger.handlers[:] = [handler]  # without pytest's capture handlers (the fixture restores them)
+
+    written_on_next_turn = []
+
+    async def main(name: str) -> None:
+        log_info(name, later=True)
+        await asyncio.sleep(0)
+        written_on_next_turn.append(name in stream.getvalue())
+
+    asyncio.run(main("one"))
+    asyncio.run(main("two"))
+    thread = threading.Thread(target=asyncio.run, args=(main("three"),))
+    thread.start()
+    thread.join()
+    asyncio.run(main("four"))
+    assert written_on_next_turn == [True, True, True, True]
+    assert [m for _, m in lines(stream)] == ["one", "two", "three", "four"]
