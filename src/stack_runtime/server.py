@@ -19,6 +19,7 @@ from gunicorn.errors import HaltServer
 from .app import StackApp
 from .metrics import MetricsPortGuard, gunicorn_hooks
 from .settings import Settings
+from .state import HostState
 
 __all__ = ["GunicornHost", "StackArbiter", "gunicorn_options"]
 
@@ -31,12 +32,24 @@ def _note_birth(server: Any, worker: Any) -> None:
 class StackArbiter(Arbiter):  # type: ignore[misc]
     """gunicorn's master, minus one way for extension code to stop the whole host.
 
+    When it stops the host (SIGTERM, SIGINT, SIGQUIT), it marks the host's state
+    as stopping before it signals the workers: a worker that drains then stops
+    the listening socket itself, for every process that holds it (see
+    :mod:`stack_runtime.worker`).
+
     gunicorn halts when a worker exits with its boot-failure codes (3 or 4), to
     avoid a start-stop loop. A worker that has served (its heartbeat moved
     since birth) and then exits with one of those codes did not fail to boot:
     extension code called ``os._exit(3)``. That worker is replaced like any
     other that died.
     """
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop the host: note it in the host's state first, for the workers' drain."""
+        state = getattr(self.app.application, "state", None)
+        if isinstance(state, HostState):
+            state.mark_stopping()
+        super().stop(graceful)
 
     def reap_workers(self) -> None:
         served = {

@@ -1,9 +1,10 @@
 """Host-wide state shared by every worker process of one host.
 
-The terminating flag and the drain deadline live in an anonymous shared memory
-page created before gunicorn forks its workers, so ``/openConnections?terminate=true``
-answered by one worker turns ``/livez`` and ``/readyz`` to 503 on all of them,
-and every worker knows when the host is due to stop listening.
+The terminating and stopping flags and the drain deadline live in an anonymous
+shared memory page created before gunicorn forks its workers, so
+``/openConnections?terminate=true`` answered by one worker turns ``/livez`` and
+``/readyz`` to 503 on all of them, every worker knows when the host is due to
+stop listening, and knows when gunicorn's master is stopping the whole host.
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ class HostState:
             return False
         (deadline,) = _DEADLINE.unpack_from(self._page, 8)
         return bool(time.time() >= deadline)
+
+    @property
+    def stopping(self) -> bool:
+        """True once the host's main process is stopping the host (not one worker)."""
+        return self._page[1] == 1
+
+    def mark_stopping(self) -> None:
+        """Note that the whole host is stopping (gunicorn's master, before it tells its workers)."""
+        self._page[1] = 1
 
     def stop(self) -> None:
         """Ask the host's main process (gunicorn's master, or the dev server) to shut down."""

@@ -8,7 +8,11 @@ to stop) a worker
    request from then on with ``Connection: close``;
 2. takes the connections already waiting in the listening socket's queue, then
    stops listening: new connections are refused, the one failure a balancer
-   can safely retry on another host;
+   can safely retry on another host. When the whole host stops (not when one
+   worker is replaced), the socket stops listening the moment its queue is
+   empty, for every process that holds it (``shutdown``), rather than once the
+   last of them has closed it: a connection queued in between would be reset
+   with its request already sent;
 3. finishes the calls in flight (each bounded by the call limit);
 4. leaves idle keep-alive connections open for the balancer to close (closing
    one just as the balancer writes a request into it would lose that request),
@@ -27,6 +31,7 @@ before it exits, it adds the calls it counted to the host's metrics files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -122,7 +127,7 @@ class DrainingServer(Server):
         if self.host_draining:
             self.state.mark_terminating()
         self._close_after_each_response()
-        accepted = self._take_queued_connections(sockets or [])
+        accepted = self._take_queued_connections(sockets or [], self.state.stopping)
         for server in self.servers:
             server.close()
         for sock in sockets or []:
@@ -141,6 +146,8 @@ class DrainingServer(Server):
             )
         )
 
+        if self._taken:  # until each taken connection is served like any other
+            await asyncio.wait(set(self._taken))
         await self._wait_for_calls_and_connections()
         for connection in list(self.server_state.connections):
             connection.shutdown()  # idle ones close now, busy ones after their response
@@ -170,8 +177,11 @@ class DrainingServer(Server):
                 return
             await asyncio.sleep(_POLL)
 
-    def _take_queued_connections(self, sockets: list[socket.socket]) -> int:
-        """Accept what waits in the listen queue so closing the socket resets nothing."""
+    def _take_queued_connections(self, sockets: list[socket.socket], stop: bool) -> int:
+        """Accept what waits in the listen queue so closing the socket resets nothing.
+
+        ``stop``: then stop the socket listening at once (for every process).
+        """
         loop = asyncio.get_running_loop()
         config = self.config
 
@@ -198,6 +208,9 @@ class DrainingServer(Server):
                     task = loop.create_task(self._serve_taken(loop, protocol, conn))
                     self._taken.add(task)
                     task.add_done_callback(self._taken.discard)
+                if stop:
+                    with contextlib.suppress(OSError):  # another worker stopped it first
+                        raw.shutdown(socket.SHUT_RD)
         return taken
 
     @staticmethod

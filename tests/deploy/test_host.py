@@ -9,6 +9,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -80,6 +82,35 @@ def test_sigterm_drains_calls_and_kept_connections(tmp_path: Path) -> None:
         assert host.wait(30) == 0
         assert "drainFinished" in host.log.read_text()
     finally:
+        host.stop()
+
+
+def test_a_stopped_host_stops_listening_even_while_a_child_holds_the_socket(
+    tmp_path: Path,
+) -> None:
+    """1. a call forks a child process, which holds a copy of the listening socket;
+    2. SIGTERM: the host drains and exits 0 while the child lives on;
+    3. a new connection to the host's port is refused (the kernel queues it for
+    nobody), although the child still holds the socket."""
+    (tmp_path / "records").mkdir()
+    host = Host("forker", tmp_path, workers=2)
+    host.start()
+    child = 0
+    try:
+        answer = _post(host.port, "fork_sleeper", "fork-1", seconds=60)
+        assert answer.status_code == 200
+        child = answer.json()["child"]
+        host.terminate()
+        assert host.wait(30) == 0
+        assert os.path.exists(f"/proc/{child}")  # the child outlived the host
+        with socket.socket() as probe:
+            probe.settimeout(5)
+            with pytest.raises(ConnectionRefusedError):
+                probe.connect(("127.0.0.1", host.port))
+    finally:
+        if child:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
         host.stop()
 
 
