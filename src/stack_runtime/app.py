@@ -134,13 +134,20 @@ class StackApp:
             if not self.tokens.accepts(token):
                 return await _unauthorized(send)
 
-        try:
-            raw = await _read_body(receive)
-        except _BodyTooLarge:
-            return await _respond(send, 413, _TOO_LARGE_BODY, close=True)
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            raw = message.get("body", b"")  # the whole body at once: the usual case
+            if len(raw) > MAX_BODY_BYTES:
+                return await _respond(send, 413, _TOO_LARGE_BODY, close=True)
+        else:
+            try:
+                raw = await _read_body(message, receive)
+            except _BodyTooLarge:
+                return await _respond(send, 413, _TOO_LARGE_BODY, close=True)
 
         envelope: Any = {}
-        if raw and _is_json(headers.get(b"content-type", b"")):
+        content_type = headers.get(b"content-type", b"")
+        if raw and (content_type == b"application/json" or _is_json(content_type)):
             try:
                 envelope = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
@@ -232,11 +239,11 @@ class StackApp:
         )
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(message: Message, receive: Receive) -> bytes:
+    """The body that starts with ``message`` (then ``receive`` gives the rest)."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
@@ -247,6 +254,7 @@ async def _read_body(receive: Receive) -> bytes:
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

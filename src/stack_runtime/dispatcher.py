@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import time
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from . import errors
 from .errors import CallFailure, ErrorItem
@@ -25,13 +26,28 @@ from .logs import kv, kv_pairs, log_info, logger, request_id, trace_id
 from .pool import CallPool
 from .results import encode_result
 
-__all__ = ["Dispatcher", "Outcome", "PreparedCall", "to_datetime", "DEFAULT_CALL_TIMEOUT"]
+__all__ = [
+    "CallCounter",
+    "Dispatcher",
+    "Outcome",
+    "PreparedCall",
+    "to_datetime",
+    "outcome_label",
+    "DEFAULT_CALL_TIMEOUT",
+]
 
 #: Default per-call limit in seconds, just under the reference's 315 s request timeout.
 DEFAULT_CALL_TIMEOUT = 300.0
 
 _MISSING = object()
 _DATE_FIELDS = ("lastExportDateTime", "currentExportDateTime")
+_NOT_AWAITABLE = frozenset({dict, list, str, int, float, bool, type(None)})
+"""Result types that need no ``inspect.isawaitable`` (an ABC check, dear on every call)."""
+_OUTCOMES: Mapping[str, str] = {
+    "function_timeout": "timeout",
+    "invalid_extension_response": "invalid_response",
+    "response_size_exceeded": "invalid_response",
+}
 
 
 @dataclass(slots=True)
@@ -58,6 +74,28 @@ class PreparedCall:
     name: str
     is_async: bool
     """True for an ``async def`` function, which is awaited on the event loop."""
+
+
+def outcome_label(outcome: Outcome) -> str:
+    """``success``, ``error`` (raised), ``timeout`` or ``invalid_response``."""
+    if outcome.failure is None:
+        return "success"
+    codes = [item.code for item in outcome.failure.errors]
+    return _OUTCOMES.get(codes[0], "error") if codes else "error"
+
+
+class CallCounter(Protocol):
+    """What a :class:`Dispatcher` tells about its calls (``metrics.CallMetrics`` listens)."""
+
+    def started(self, function: str) -> None:
+        """A call of ``function`` starts running."""
+
+    def finished(self, function: str, outcome: str, seconds: float, *, ran: bool = True) -> None:
+        """A call was answered (``ran``: :meth:`started` was told); ``outcome`` as
+        :func:`outcome_label` names it."""
+
+    def dropped(self, function: str) -> None:
+        """A started call ended without an answer (cancelled)."""
 
 
 def to_datetime(value: Any) -> Any:
@@ -146,6 +184,8 @@ class Dispatcher:
     runs the ones that are always quick on the event loop's thread, see
     :mod:`stack_runtime.pool`); ``async def`` functions are awaited. A call that runs longer than
     ``call_timeout`` seconds is answered with a ``function_timeout`` error.
+    ``metrics``, when given, is told of every call :meth:`run` runs and of every
+    envelope :meth:`prepare` refuses (as ``rejected``).
     """
 
     def __init__(
@@ -154,9 +194,11 @@ class Dispatcher:
         *,
         executor: Executor | None = None,
         call_timeout: float | None = DEFAULT_CALL_TIMEOUT,
+        metrics: CallCounter | None = None,
     ) -> None:
         self.extensions = extensions
         self.call_timeout = call_timeout
+        self.metrics = metrics
         self._executor = executor
         self._resolved: dict[tuple[str, ...], tuple[ExtensionFunction, bool]] = {}
         """Functions already resolved, by ``(type, function)`` (DIY) or with the connector id."""
@@ -218,6 +260,8 @@ class Dispatcher:
         if known is None or type(options) is not dict:
             resolved = self._resolve(envelope, options)
             if isinstance(resolved, Outcome):
+                if self.metrics is not None:
+                    self.metrics.finished("", "rejected", 0.0, ran=False)
                 return resolved
             known = (resolved, inspect.iscoroutinefunction(resolved))
             if key is not None:
@@ -307,8 +351,12 @@ class Dispatcher:
 
     async def run(self, call: PreparedCall) -> Outcome:
         """Run a prepared call on the event loop (``async``) or the thread pool (``def``)."""
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.started(call.name)
+        started = time.perf_counter()
         try:
-            executor = self.executor
+            executor = self._executor if self._executor is not None else self.executor
             if call.is_async:  # awaited in this task: no task of its own to start
                 async with asyncio.timeout(self.call_timeout):
                     result = await call.function(call.options)
@@ -322,15 +370,22 @@ class Dispatcher:
                 context = contextvars.copy_context()
                 awaitable = loop.run_in_executor(executor, context.run, call.function, call.options)
                 result = await asyncio.wait_for(awaitable, self.call_timeout)
-            if inspect.isawaitable(result):  # a def that returned a coroutine
-                result = await asyncio.wait_for(result, self.call_timeout)
+            if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+                result = await asyncio.wait_for(result, self.call_timeout)  # a def's coroutine
         except TimeoutError:
-            return self.timed_out(call)
+            outcome = self.timed_out(call)
         except asyncio.CancelledError:
+            if metrics is not None:  # never answered, so not counted
+                metrics.dropped(call.name)
             raise
         except BaseException as exc:
-            return self.failed(call, exc)
-        return self.finish(call, result)
+            outcome = self.failed(call, exc)
+        else:
+            outcome = self.finish(call, result)
+        if metrics is not None:
+            label = "success" if outcome.failure is None else outcome_label(outcome)
+            metrics.finished(call.name, label, time.perf_counter() - started)
+        return outcome
 
     def run_sync(self, call: PreparedCall) -> Outcome:
         """Run a prepared call in the calling thread (the Lambda and CLI faces)."""

@@ -115,7 +115,13 @@ def log_info(line: str, *, later: bool = False) -> None:
     handlers = logger.handlers
     if len(handlers) == 1 and not logger.filters:
         handler = handlers[0]
-        if type(handler) is _LineHandler and handler.plain:
+        if (
+            type(handler) is _LineHandler
+            and handler.formatter is handler.line_formatter
+            and handler.level <= logging.INFO
+            and len(handler.filters) == 1
+            and handler.filters[0] is handler.context_filter
+        ):  # nothing but this module changed the handler's filters and format
             handler.write_info(line, later)
             return
     logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
@@ -126,16 +132,20 @@ class _LineFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(message)s")
-        self._second: tuple[int, str] = (-1, "")
+        self.date: tuple[int, str] = (-1, "")
+        """The last second formatted: (seconds since the epoch, its date and time)."""
+
+    def date_of(self, created: float) -> tuple[int, str]:
+        """(the second of ``created``, its date and time), remembered in :attr:`date`."""
+        second = int(created)
+        if self.date[0] != second:
+            self.date = (second, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second)))
+        return self.date
 
     def stamp(self, created: float) -> str:
         """``asctime`` for a record made at ``created`` (seconds since the epoch)."""
-        second = int(created)
-        cached = self._second
-        if cached[0] != second:
-            cached = (second, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second)))
-            self._second = cached
-        return f"{cached[1]},{int((created - second) * 1000):03d}"
+        second, date = self.date_of(created)
+        return f"{date},{int((created - second) * 1000):03d}"
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return self.stamp(record.created)
@@ -154,36 +164,34 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._flush_scheduled = False
         self._loop: tuple[asyncio.AbstractEventLoop, int] | None = None
 
-    @property
-    def plain(self) -> bool:
-        """True while nothing but this module changed the handler's filters and format."""
-        return (
-            self.formatter is self.line_formatter
-            and len(self.filters) == 1
-            and self.filters[0] is self.context_filter
-            and self.level <= logging.INFO
-        )
-
     def write_info(self, line: str, later: bool = False) -> None:
         """Write ``line`` as an info record formatted by this handler would read.
 
         ``later``: keep it until the event loop's next turn or the next line (see
         :func:`log_info`).
         """
-        text = f"{self.line_formatter.stamp(time.time())} INFO {line}\n"
+        now = time.time()
+        second, date = self.line_formatter.date
+        if int(now) != second:
+            second, date = self.line_formatter.date_of(now)
+        text = f"{date},{int((now - second) * 1000):03d} INFO {line}\n"
         with self.lock:  # type: ignore[union-attr]
+            pending = self._pending
             if later:
                 loop = self._running_loop()
                 if loop is not None:
-                    self._pending.append(text)
+                    pending.append(text)
                     if not self._flush_scheduled:
                         self._flush_scheduled = True
                         loop.call_soon(self._write_pending)
                     return
-            text = self._take_pending() + text
+            if pending:
+                text = "".join(pending) + text
+                pending.clear()
             try:
-                self.stream.write(text)
-                self.flush()
+                stream = self.stream
+                stream.write(text)
+                stream.flush()
             except Exception:  # as logging does: a broken stream never fails a request
                 self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
 

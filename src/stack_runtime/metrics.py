@@ -21,9 +21,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from starlette.types import Receive, Scope, Send
 
 from .app import StackApp
 from .auth import TokenChecker, bearer_token
-from .dispatcher import Dispatcher, Outcome, PreparedCall
+from .dispatcher import Dispatcher
 from .errors import UNAUTHORIZED, ErrorItem, errors_body
 
 __all__ = [
@@ -61,20 +60,6 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Histogram buckets, in seconds: from a quick hook to the 300 s call limit.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-
-_OUTCOMES: Mapping[str, str] = {
-    "function_timeout": "timeout",
-    "invalid_extension_response": "invalid_response",
-    "response_size_exceeded": "invalid_response",
-}
-
-
-def outcome_label(outcome: Outcome) -> str:
-    """``success``, ``error`` (raised), ``timeout`` or ``invalid_response``."""
-    if outcome.failure is None:
-        return "success"
-    codes = [item.code for item in outcome.failure.errors]
-    return _OUTCOMES.get(codes[0], "error") if codes else "error"
 
 
 def use_multiprocess_dir() -> Path:
@@ -200,32 +185,10 @@ class CallMetrics:
 class MeteredDispatcher(Dispatcher):
     """A :class:`Dispatcher` that counts and times every call in :class:`CallMetrics`."""
 
+    metrics: CallMetrics
+
     def __init__(self, *args: Any, metrics: CallMetrics, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.metrics = metrics
-
-    def prepare(self, envelope: Mapping[str, Any]) -> PreparedCall | Outcome:
-        """Validate and resolve; an envelope refused here counts as ``rejected``."""
-        prepared = super().prepare(envelope)
-        if isinstance(prepared, Outcome):
-            self.metrics.finished("", "rejected", 0.0, ran=False)
-        return prepared
-
-    async def run(self, call: PreparedCall) -> Outcome:
-        """Run the call as :class:`Dispatcher` does, counted and timed."""
-        metrics = self.metrics
-        name = call.name
-        metrics.started(name)
-        started = time.perf_counter()
-        try:
-            outcome = await super().run(call)
-        except BaseException:  # cancelled: never answered, so not counted
-            metrics.dropped(name)
-            raise
-        failure = outcome.failure
-        label = "success" if failure is None else outcome_label(outcome)
-        metrics.finished(name, label, time.perf_counter() - started)
-        return outcome
+        super().__init__(*args, metrics=metrics, **kwargs)
 
 
 def metrics_endpoint(

@@ -116,7 +116,10 @@ def encode_result(result: Any, max_response_size: Any = None) -> bytes | ErrorIt
         return errors.NOT_SERIALIZABLE
     if not is_plain_json(result):
         return errors.NOT_SERIALIZABLE
-    limit, limit_text = response_limit(max_response_size)
+    if type(max_response_size) is int and max_response_size > 0:  # the usual case
+        limit: float = max_response_size
+    else:
+        limit = response_limit(max_response_size)[0]
     if len(body) > limit and _js_length(body) > limit:
-        return errors.response_size_exceeded(limit_text)
+        return errors.response_size_exceeded(response_limit(max_response_size)[1])
     return body
