@@ -12,6 +12,15 @@
 
 #define MAX_DEPTH 256
 
+/* A str, int, float, bool or None: the leaves, checked without a call. */
+static inline int
+leaf(PyObject *value)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    return type == &PyUnicode_Type || type == &PyLong_Type || type == &PyFloat_Type
+           || type == &PyBool_Type || value == Py_None;
+}
+
 static int
 plain(PyObject *value, int depth)
 {
@@ -19,13 +28,15 @@ plain(PyObject *value, int depth)
 
     if (depth > MAX_DEPTH)
         return 0;
-    if (type == &PyUnicode_Type || type == &PyLong_Type || type == &PyFloat_Type
-        || type == &PyBool_Type || value == Py_None)
+    if (leaf(value))
         return 1;
     if (type == &PyList_Type) {
         Py_ssize_t size = PyList_GET_SIZE(value);
+        if (depth == MAX_DEPTH) /* its items would be one level too deep */
+            return size == 0;
         for (Py_ssize_t i = 0; i < size; i++) {
-            if (!plain(PyList_GET_ITEM(value, i), depth + 1))
+            PyObject *item = PyList_GET_ITEM(value, i);
+            if (!leaf(item) && !plain(item, depth + 1))
                 return 0;
         }
         return 1;
@@ -33,8 +44,10 @@ plain(PyObject *value, int depth)
     if (type == &PyDict_Type) {
         Py_ssize_t position = 0;
         PyObject *key, *item;
+        if (depth == MAX_DEPTH)
+            return PyDict_GET_SIZE(value) == 0;
         while (PyDict_Next(value, &position, &key, &item)) {
-            if (!plain(key, depth + 1) || !plain(item, depth + 1))
+            if (!leaf(key) || (!leaf(item) && !plain(item, depth + 1)))
                 return 0;
         }
         return 1;

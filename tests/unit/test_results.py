@@ -152,8 +152,8 @@ def test_is_plain_json_stops_on_cycles() -> None:
     assert is_plain_json(cycle) is False
 
 
-def _nested(levels: int) -> Any:
-    value: Any = 1
+def _nested(levels: int, inner: Any = 1) -> Any:
+    value: Any = inner
     for _ in range(levels):
         value = [value]
     return value
@@ -185,6 +185,7 @@ _CHECKED_VALUES: list[Any] = [
     _nested(256),
     _nested(257),
     _nested(400),
+    *(_nested(n, inner) for n in (255, 256, 257) for inner in ([], {}, {"k": 1}, {"k": []}, [[]])),
 ]
 
 
