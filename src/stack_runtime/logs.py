@@ -20,7 +20,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .jsvalues import js_string
@@ -75,8 +75,8 @@ def kv(**fields: Any) -> str:
     return kv_pairs(fields.keys(), fields.values())
 
 
-def kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
-    """:func:`kv` for keys and values side by side (the lines every request writes)."""
+def python_kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
+    """:func:`kv_pairs` in Python: every value, control characters escaped."""
     keys, values = tuple(keys), tuple(values)
     line = ", ".join(
         [
@@ -88,6 +88,30 @@ def kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
     if line.isprintable():  # no control character anywhere: nothing to escape (the usual case)
         return line
     return ", ".join([f"{k}={_clean(v)}" for k, v in zip(keys, values) if v is not None])  # noqa: B905
+
+
+_c_kv_pairs: Callable[[tuple[str, ...], tuple[Any, ...]], str | None] | None
+try:
+    from ._lines import kv_pairs as _c_kv_pairs
+except ImportError:  # built without a C compiler: Python builds every line
+    _c_kv_pairs = None
+
+C_LINES = _c_kv_pairs is not None
+"""True when the usual log lines are built in C (``_lines.c`` was built)."""
+
+
+def kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
+    """:func:`kv` for keys and values side by side (the lines every request writes).
+
+    Built in C when every value is a plain ``str``, an ``int`` or ``None``
+    (``_lines.c``), else by :func:`python_kv_pairs`; the text is the same.
+    """
+    keys, values = tuple(keys), tuple(values)
+    if _c_kv_pairs is not None:
+        line = _c_kv_pairs(keys, values)
+        if line is not None:
+            return line
+    return python_kv_pairs(keys, values)
 
 
 def safe_url(path: str, query: str) -> str:

@@ -180,3 +180,33 @@ def test_later_lines_follow_the_loop_that_runs_now(stream: io.StringIO) -> None:
     asyncio.run(main("four"))
     assert written_on_next_turn == [True, True, True, True]
     assert [m for _, m in lines(stream)] == ["one", "two", "three", "four"]
+
+
+_KV_VALUES: list[tuple[object, ...]] = [
+    ("callFunctionInvoked", "hook", "echo", None, "65a1f0c2", None, None),
+    ("reqFinished", "POST", "/function", 200, "12ms", "1795864001871abcd", None),
+    (None, None, None, None, None, None, None),
+    ("Zoë", "😀", "\u2028 line separator", "tab\there", "bell\x07", "del\x7f", "ok"),
+    (True, False, 1.5, -0.0, 2**80, [1, "a"], {"k": None}),
+    ("", 0, -7, "a=b, c", "x", "y", "z"),
+]
+
+
+@pytest.mark.parametrize("values", _KV_VALUES, ids=range(len(_KV_VALUES)))
+def test_log_lines_in_c_read_as_in_python(values: tuple[object, ...]) -> None:
+    """``kv_pairs`` (C where it applies) and ``python_kv_pairs`` give the same text."""
+    from stack_runtime.logs import kv_pairs, python_kv_pairs
+
+    keys = ("a", "b", "c", "d", "e", "f", "g")
+    assert kv_pairs(keys, values) == python_kv_pairs(keys, values)
+
+
+def test_the_c_lines_are_built_and_take_the_usual_lines() -> None:
+    """The package builds ``_lines.c``; without a C compiler Python builds every line."""
+    from stack_runtime import _lines
+    from stack_runtime.logs import C_LINES
+
+    assert C_LINES, "stack_runtime._lines is not built: install gcc, then pip install -e ."
+    assert _lines.kv_pairs(("a", "b"), ("x", 1)) == "a=x, b=1"
+    assert _lines.kv_pairs(("a",), ("bell\x07",)) is None  # escaped by Python
+    assert _lines.kv_pairs(("a",), (True,)) is None  # js_string by Python

@@ -2,8 +2,8 @@
 
 The zip holds, at its root:
 
-* ``stack_runtime/``, this project (its compiled result check only when it was
-  built for the target's Python and machine);
+* ``stack_runtime/``, this project (its compiled modules, the result check and
+  the log lines, only when they were built for the target's Python and machine);
 * the dependencies the Lambda stack imports (``orjson``; ``awslambdaric``;
   ``starlette``, ``mangum`` and ``python-dotenv`` for HTTP events) and any
   listed in ``--requirement``, installed from Linux wheels for the chosen
@@ -137,8 +137,9 @@ def _files(root: Path) -> Iterable[Path]:
 def runs_on(path: Path, target: LambdaTarget) -> bool:
     """False for a compiled module of this project built for another Python or machine.
 
-    ``_plain.c`` is compiled for the Python and machine that installed the project;
-    for another target it is left out (the result check then runs in Python).
+    ``_plain.c`` and ``_lines.c`` are compiled for the Python and machine that
+    installed the project; for another target they are left out (the result check
+    and the log lines are then done in Python).
     """
     if path.suffix != ".so":
         return True
