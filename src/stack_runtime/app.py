@@ -129,10 +129,8 @@ class StackApp:
             return await _respond(send, 413, _TOO_LARGE_BODY, close=True)
 
         authorization = headers.get(b"authorization")
-        if authorization is not None:
-            token = bearer_token(authorization.decode("latin-1"))
-            if not self.tokens.accepts(token):
-                return await _unauthorized(send)
+        if authorization is not None and not self.tokens.accepts_header(authorization):
+            return await _unauthorized(send)
 
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):

@@ -28,9 +28,23 @@ class TokenChecker:
 
     def __init__(self, tokens: Iterable[str]) -> None:
         self._tokens = tuple(t.encode() for t in tokens if t)
+        self._headers = tuple(b"Bearer " + t for t in self._tokens if t.isascii())
+        """The usual ``Authorization`` values, whole: ``Bearer <token>``."""
 
     def __bool__(self) -> bool:
         return bool(self._tokens)
+
+    def accepts_header(self, authorization: bytes) -> bool:
+        """True when an ``Authorization`` header value carries one of the tokens.
+
+        The usual value, exactly ``Bearer <token>``, is compared whole (against
+        every token, in constant time); any other goes through :func:`bearer_token`
+        and :meth:`accepts`.
+        """
+        matched = False
+        for header in self._headers:
+            matched |= hmac.compare_digest(authorization, header)
+        return matched or self.accepts(bearer_token(authorization.decode("latin-1")))
 
     def accepts(self, candidate: object) -> bool:
         """True when ``candidate`` is a string equal to one of the tokens."""

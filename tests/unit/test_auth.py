@@ -17,3 +17,29 @@ def test_checker_accepts_any_configured_token() -> None:
     assert not checker.accepts("ne") and not checker.accepts("")
     assert not checker.accepts(None) and not checker.accepts(["new"])
     assert not TokenChecker([])
+
+
+def test_header_check_reads_as_bearer_parsing_then_accepts() -> None:
+    """``accepts_header`` gives what ``accepts(bearer_token(...))`` gives, for any value."""
+    checker = TokenChecker(["new", "old", "tökén"])
+    values = [
+        b"Bearer new",
+        b"Bearer old",
+        b"bearer new",
+        b"BEARER old",
+        b"Bearer ne",
+        b"Bearer new ",
+        b"Bearer  new",
+        b"Bearer new x",
+        b"Basic new",
+        b"new",
+        b"",
+        b"Bearer ",
+        "Bearer tökén".encode(),
+        "Bearer tökén".encode("latin-1"),
+    ]
+    for value in values:
+        expected = checker.accepts(bearer_token(value.decode("latin-1")))
+        assert checker.accepts_header(value) is expected, value
+    assert checker.accepts_header(b"Bearer new") and not checker.accepts_header(b"Bearer x")
+    assert not TokenChecker([]).accepts_header(b"Bearer ")
