@@ -130,8 +130,34 @@ def start(contender: Contender, core: int | None, token: str, logs: Path) -> Run
     return Running(contender, process, port, log)
 
 
+def floor_command(port: int) -> list[str]:
+    """The floor (``bench/floor.py``) under uvicorn on ``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(BENCH),
+        "floor:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--no-access-log",
+        "--lifespan",
+        "off",
+        "--log-level",
+        "warning",
+    ]
+
+
 def python_contenders() -> list[Contender]:
-    """``stack-runtime serve`` with one worker, and the floor under uvicorn."""
+    """``stack-runtime serve`` with one worker, the floor under uvicorn, and the floor that
+    logs (run only when asked for: ``--contenders ...,floor-logged``)."""
     python = sys.executable
     return [
         Contender(
@@ -156,27 +182,13 @@ def python_contenders() -> list[Contender]:
         Contender(
             "floor",
             "bare ASGI callable under uvicorn (httptools, uvloop, no access log)",
-            lambda port: [
-                python,
-                "-m",
-                "uvicorn",
-                "--app-dir",
-                str(BENCH),
-                "floor:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--http",
-                "httptools",
-                "--loop",
-                "uvloop",
-                "--no-access-log",
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-            ],
+            floor_command,
+        ),
+        Contender(
+            "floor-logged",
+            "the floor, writing the reference's two log lines per call (FLOOR_LOG_LINES=1)",
+            floor_command,
+            env={"FLOOR_LOG_LINES": "1"},
         ),
     ]
 

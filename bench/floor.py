@@ -8,6 +8,11 @@ answers with the result serialized by orjson. For the echo workloads that is
 
     INTEGRATOR_EXTENSION_SYSTEM_TOKEN=t uvicorn --app-dir bench floor:app \\
         --http httptools --loop uvloop --no-access-log --lifespan off
+
+With ``FLOOR_LOG_LINES=1`` (the benchmark's ``floor-logged`` contender) it also
+writes the two lines per call the reference writes, ``callFunctionInvoked``
+before the hook runs and ``reqFinished`` after the answer, each to stderr as it
+is made: the least a Python host that logs like the reference could do.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from __future__ import annotations
 import hmac
 import importlib.util
 import os
+import random
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +45,17 @@ _HOOKS = _load_hooks()
 _FUNCTIONS = {name: getattr(_HOOKS, name) for name in ("echo", "preSavePage", "preMap")}
 _EXPECTED = b"Bearer " + os.environ.get("INTEGRATOR_EXTENSION_SYSTEM_TOKEN", "").encode()
 _JSON = (b"content-type", b"application/json; charset=utf-8")
+_LOG_LINES = os.environ.get("FLOOR_LOG_LINES") == "1"
+_second: tuple[int, str] = (-1, "")
+
+
+def _log(line: str) -> None:
+    global _second
+    now = time.time()
+    if int(now) != _second[0]:
+        _second = (int(now), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(int(now))))
+    sys.stderr.write(f"{_second[1]},{int((now - _second[0]) * 1000):03d} INFO {line}\n")
+    sys.stderr.flush()
 
 
 async def _answer(send: Any, status: int, body: bytes) -> None:
@@ -61,5 +80,18 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     envelope = orjson.loads(b"".join(chunks))
+    if _LOG_LINES:
+        started = time.perf_counter()
+        request = f"{int(time.time() * 1000)}{random.randrange(36**4):04x}"
+        _log(
+            f"logName=callFunctionInvoked, type=hook, function={envelope['function']}, "
+            f"_integrationId={envelope['options'].get('_integrationId')}, "
+            f"_flowId={envelope['options'].get('_flowId')}, _reqId={request}"
+        )
     result = _FUNCTIONS[envelope["function"]](envelope["options"])
     await _answer(send, 200, orjson.dumps(result))
+    if _LOG_LINES:
+        _log(
+            f"logName=reqFinished, method=POST, url=/function, statusCode=200, "
+            f"responseTime={(time.perf_counter() - started) * 1000:.0f}ms, _reqId={request}"
+        )

@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--contenders",
         default="stack-runtime,floor,node",
-        help="comma-separated contenders (default: stack-runtime,floor,node)",
+        help="comma-separated contenders (default: stack-runtime,floor,node; also: floor-logged, "
+        "the floor writing the reference's two log lines per call)",
     )
     parser.add_argument(
         "--scratch",

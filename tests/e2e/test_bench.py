@@ -37,14 +37,13 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _serve_floor(log_path: Path, **env: str) -> Iterator[str]:
     port = free_port()
-    log = (tmp_path_factory.mktemp("bench-floor") / "floor.log").open("w")
-    env = dict(os.environ, INTEGRATOR_EXTENSION_SYSTEM_TOKEN=TOKEN)
+    log = log_path.open("w")
+    environment = dict(os.environ, INTEGRATOR_EXTENSION_SYSTEM_TOKEN=TOKEN, **env)
     command = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "floor:app"]
     command += ["--port", str(port), "--lifespan", "off", "--no-access-log"]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/function"
     try:
         deadline = time.monotonic() + 30
@@ -61,6 +60,11 @@ def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve_floor(tmp_path_factory.mktemp("bench-floor") / "floor.log")
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=[w.name for w in WORKLOADS])
@@ -83,6 +87,21 @@ def test_the_floor_checks_the_token(floor: str) -> None:
     body = request_body(WORKLOADS[0])
     wrong = {**HEADERS, "Authorization": "Bearer nope"}
     assert requests.post(floor, data=body, headers=wrong, timeout=10).status_code == 401
+
+
+def test_the_logged_floor_answers_and_writes_two_lines_per_call(tmp_path: Path) -> None:
+    log = tmp_path / "floor-logged.log"
+    served = _serve_floor(log, FLOOR_LOG_LINES="1")
+    url = next(served)
+    try:
+        for workload in WORKLOADS[:2]:
+            response = requests.post(url, data=request_body(workload), headers=HEADERS, timeout=60)
+            assert response.content == expected_body(workload)
+    finally:
+        served.close()
+    lines = [line for line in log.read_text().splitlines() if " INFO logName=" in line]
+    names = [line.split("logName=")[1].split(",")[0] for line in lines]
+    assert names == ["callFunctionInvoked", "reqFinished"] * 2
 
 
 def test_workloads_have_the_advertised_sizes() -> None:
