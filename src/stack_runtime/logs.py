@@ -215,7 +215,8 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             try:
                 stream = self.stream
                 stream.write(text)
-                stream.flush()
+                if hasattr(stream, "flush"):  # as logging's StreamHandler.flush checks
+                    stream.flush()
             except Exception:  # as logging does: a broken stream never fails a request
                 self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
 

@@ -210,3 +210,24 @@ def test_the_c_lines_are_built_and_take_the_usual_lines() -> None:
     assert _lines.kv_pairs(("a", "b"), ("x", 1)) == "a=x, b=1"
     assert _lines.kv_pairs(("a",), ("bell\x07",)) is None  # escaped by Python
     assert _lines.kv_pairs(("a",), (True,)) is None  # js_string by Python
+
+
+def test_a_stream_without_flush_still_gets_its_lines(
+    stream: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class WriteOnly:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def write(self, text: str) -> int:
+            self.text += text
+            return len(text)
+
+    target = WriteOnly()
+    handler = logger.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(target)  # type: ignore[arg-type]
+    logger.handlers[:] = [handler]  # without pytest's capture handlers (the fixture restores them)
+    log_info("kept")
+    assert target.text.endswith(" INFO kept\n")
+    assert "Logging error" not in capsys.readouterr().err
