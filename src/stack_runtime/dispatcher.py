@@ -356,7 +356,7 @@ class Dispatcher:
             metrics.started(call.name)
         started = time.perf_counter()
         try:
-            executor = self._executor if self._executor is not None else self.executor
+            executor = self.executor
             if call.is_async:  # awaited in this task: no task of its own to start
                 async with asyncio.timeout(self.call_timeout):
                     result = await call.function(call.options)
@@ -383,8 +383,7 @@ class Dispatcher:
         else:
             outcome = self.finish(call, result)
         if metrics is not None:
-            label = "success" if outcome.failure is None else outcome_label(outcome)
-            metrics.finished(call.name, label, time.perf_counter() - started)
+            metrics.finished(call.name, outcome_label(outcome), time.perf_counter() - started)
         return outcome
 
     def run_sync(self, call: PreparedCall) -> Outcome:

@@ -200,18 +200,15 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             second, date = self.line_formatter.date_of(now)
         text = f"{date},{int((now - second) * 1000):03d} INFO {line}\n"
         with self.lock:  # type: ignore[union-attr]
-            pending = self._pending
             if later:
                 loop = self._running_loop()
                 if loop is not None:
-                    pending.append(text)
+                    self._pending.append(text)
                     if not self._flush_scheduled:
                         self._flush_scheduled = True
                         loop.call_soon(self._write_pending)
                     return
-            if pending:
-                text = "".join(pending) + text
-                pending.clear()
+            text = self._take_pending() + text
             try:
                 stream = self.stream
                 stream.write(text)

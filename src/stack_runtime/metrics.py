@@ -11,9 +11,9 @@ in a directory of its own host (prometheus-client's multiprocess mode), and
 start-up, a dead worker's in-flight gauge is dropped by gunicorn's
 ``child_exit`` hook, and the directory is removed when the host exits.
 
-The cost on the call path is one subclass hook around
-:meth:`Dispatcher.run` that counts in plain Python numbers; the worker adds them
-to the shared files every 0.1 s (:meth:`CallMetrics.flush`).
+On the call path, :meth:`Dispatcher.run` tells :class:`CallMetrics` of each call
+(it is the dispatcher's ``metrics``), which counts in plain Python numbers; the
+worker adds them to the shared files every 0.1 s (:meth:`CallMetrics.flush`).
 """
 
 from __future__ import annotations
@@ -183,7 +183,8 @@ class CallMetrics:
 
 
 class MeteredDispatcher(Dispatcher):
-    """A :class:`Dispatcher` that counts and times every call in :class:`CallMetrics`."""
+    """A :class:`Dispatcher` that counts and times every call in :class:`CallMetrics`
+    (a dispatcher whose ``metrics`` is required)."""
 
     metrics: CallMetrics
 
