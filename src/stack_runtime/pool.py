@@ -161,6 +161,12 @@ class CallPool(Executor):
         self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0
+        self._queued = 0
+        """Calls put in the queue and not yet taken by a thread (lock held to change it).
+
+        Not ``qsize()``: a thread takes its call from the queue before it can take
+        the lock to count itself busy, so in between the queue's size and
+        ``_idle`` would both say there is an idle thread for the next call."""
         self._completed = 0
         self._checking = False
         self._threads: list[threading.Thread] = []
@@ -218,7 +224,8 @@ class CallPool(Executor):
             if self._shutdown:
                 raise RuntimeError("cannot schedule new calls after shutdown")
             self._queue.put(call)
-            waiting = self._queue.qsize() - self._idle
+            self._queued += 1
+            waiting = self._queued - self._idle
             if waiting <= 0:
                 return True
             if self._room() <= 0:
@@ -236,7 +243,7 @@ class CallPool(Executor):
     def _check(self, loop: asyncio.AbstractEventLoop, completed: int) -> None:
         """On the loop, ``spawn_delay`` after a call found every thread busy."""
         with self._lock:
-            waiting = self._queue.qsize() - self._idle
+            waiting = self._queued - self._idle
             room = self._room()
             if waiting <= 0 or room <= 0 or self._shutdown:
                 self._checking = False
@@ -275,6 +282,8 @@ class CallPool(Executor):
             call = get()
             with lock:
                 self._idle -= 1
+                if call is not None:
+                    self._queued -= 1
             if call is None:
                 return
             if call.loop is None and not call.future.set_running_or_notify_cancel():

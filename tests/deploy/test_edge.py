@@ -187,7 +187,8 @@ def test_slow_calls_do_not_hold_up_a_short_one(patient_stack: Stack, tmp_path: P
                     timeout=60,
                 )
                 assert short.status_code == 200 and short.json()["id"] == f"short-{n}"
-        assert not answers, "a long call finished before its gate opened"
+        early = {k: f"{a.status_code} {a.text}" for k, a in answers.items()}
+        assert not early, f"long calls finished before their gate opened: {early}"
         gate.write_text("open")
         for future in futures:
             future.result()

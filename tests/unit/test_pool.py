@@ -338,3 +338,47 @@ def test_a_queued_call_that_was_cancelled_never_runs() -> None:
     release.set()
     assert pool.submit(lambda: 1).result(5) == 1
     assert not ran.is_set()
+
+
+def test_a_call_queued_while_a_thread_takes_its_own_still_gets_a_thread() -> None:
+    """A thread takes its call from the queue before it counts itself busy; a call
+    queued in that gap must get a thread of its own, not wait for the busy one."""
+    pool = CallPool(max_workers=4)
+    take = pool._queue.get
+
+    class SlowTaker:
+        """The pool's queue, with the gap after taking a call widened to 0.2 s."""
+
+        put = pool._queue.put
+        qsize = pool._queue.qsize
+
+        def get(self) -> Any:
+            item = take()
+            time.sleep(0.2)
+            return item
+
+    pool._queue = SlowTaker()  # type: ignore[assignment]
+    release = threading.Event()
+    started: list[str] = []
+
+    def held(name: str) -> str:
+        started.append(name)
+        release.wait(30)
+        return name
+
+    async def main() -> tuple[list[str], str, str]:
+        first = asyncio.ensure_future(pool.run(held, "a", 30))
+        await asyncio.sleep(0)  # "a" is queued and a thread is taking it
+        second = asyncio.ensure_future(pool.run(held, "b", 30))
+        deadline = time.monotonic() + 10
+        while len(started) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        both = sorted(started)
+        release.set()
+        return both, await first, await second
+
+    try:
+        assert asyncio.run(main()) == (["a", "b"], "a", "b")
+    finally:
+        release.set()
+        pool.shutdown(wait=False)
