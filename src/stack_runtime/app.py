@@ -7,8 +7,10 @@ No request makes the app answer with HTML or a stack trace: every error is JSON.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import orjson
@@ -23,16 +25,15 @@ from starlette.types import Message, Receive, Scope, Send
 from . import errors
 from .auth import TokenChecker, bearer_token
 from .connections import open_connections
-from .dispatcher import Dispatcher
+from .dispatcher import Dispatcher, Outcome
 from .errors import ErrorItem
 from .logs import kv, kv_pairs, log_info, logger, new_request_id, request_id, safe_url, trace_id
 from .settings import MAX_BODY_BYTES
 from .state import HostState
 
-__all__ = ["StackApp"]
+__all__ = ["Reply", "StackApp"]
 
 _JSON_TYPE = b"application/json; charset=utf-8"
-_UNAUTHORIZED_BODY = errors.errors_body([errors.UNAUTHORIZED])
 _NOT_LOGGED = frozenset({"/livez", "/readyz"})
 _FINISHED_KEYS = ("logName", "method", "url", "statusCode", "responseTime", "_reqId", "traceId")
 
@@ -41,11 +42,36 @@ def _error_body(code: str, message: str) -> bytes:
     return errors.errors_body([ErrorItem(code, message)])
 
 
-_TOO_LARGE_BODY = _error_body(
-    "payload_too_large", f"The request body is larger than the limit of {MAX_BODY_BYTES} bytes."
+class Reply(NamedTuple):
+    """A response to ``POST /function``: its status, JSON body and headers."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
+def _reply(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Reply:
+    length = (b"content-length", str(len(body)).encode())
+    return Reply(status, body, ((b"content-type", _JSON_TYPE), length, *extra))
+
+
+_TOO_LARGE = _reply(
+    413,
+    _error_body(
+        "payload_too_large",
+        f"The request body is larger than the limit of {MAX_BODY_BYTES} bytes.",
+    ),
+    (b"connection", b"close"),
 )
-_NOT_ALLOWED_BODY = _error_body("method_not_allowed", "Use POST for /function.")
-_NOT_OBJECT_BODY = _error_body("invalid_body", "The request body must be a JSON object.")
+_NOT_ALLOWED = _reply(
+    405, _error_body("method_not_allowed", "Use POST for /function."), (b"allow", b"POST")
+)
+_NOT_OBJECT = _reply(400, _error_body("invalid_body", "The request body must be a JSON object."))
+_UNAUTHORIZED = _reply(
+    401, errors.errors_body([errors.UNAUTHORIZED]), (b"www-authenticate", b"invalid system token")
+)
+_INTERNAL_BODY = _error_body("internal_error", "The host failed to answer this request.")
+_INTERNAL = _reply(500, _INTERNAL_BODY)
 
 
 class _BodyTooLarge(Exception):
@@ -93,7 +119,7 @@ class StackApp:
                 if scope["method"] == "POST":
                     status = await self.function(scope, headers, receive, send)
                 else:
-                    status = await _respond(send, 405, _NOT_ALLOWED_BODY, allow=b"POST")
+                    status = await _send(send, _NOT_ALLOWED)
             else:
 
                 async def send_and_note(message: Message) -> None:
@@ -105,16 +131,9 @@ class StackApp:
                 await self.router(scope, receive, send_and_note)
         finally:
             if scope["path"] not in _NOT_LOGGED:
-                values = (
-                    "reqFinished",
-                    scope["method"],
-                    safe_url(scope["path"], scope["query_string"].decode("latin-1")),
-                    status,
-                    f"{(time.perf_counter() - started) * 1000:.0f}ms",
-                    request_id.get() if scope["path"] == "/function" else None,
-                    trace_id.get(),
+                _log_finished(
+                    scope["method"], scope["path"], scope["query_string"], status, started
                 )
-                log_info(kv_pairs(_FINISHED_KEYS, values), later=True)
             request_id.reset(req_token)
             trace_id.reset(trace_token)
 
@@ -124,46 +143,102 @@ class StackApp:
         self, scope: Scope, headers: dict[bytes, bytes], receive: Receive, send: Send
     ) -> int:
         """Answer one integrator.io call; returns the status sent."""
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return await _respond(send, 413, _TOO_LARGE_BODY, close=True)
-
-        authorization = headers.get(b"authorization")
-        if authorization is not None and not self.tokens.accepts_header(authorization):
-            return await _unauthorized(send)
-
+        early = self._before_body(headers)
+        if early is not None:
+            return await _send(send, early)
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             raw = message.get("body", b"")  # the whole body at once: the usual case
             if len(raw) > MAX_BODY_BYTES:
-                return await _respond(send, 413, _TOO_LARGE_BODY, close=True)
+                return await _send(send, _TOO_LARGE)
         else:
             try:
                 raw = await _read_body(message, receive)
             except _BodyTooLarge:
-                return await _respond(send, 413, _TOO_LARGE_BODY, close=True)
+                return await _send(send, _TOO_LARGE)
+        try:
+            reply = self._after_body(headers, scope["query_string"], raw)
+            if not isinstance(reply, Reply):
+                reply = await reply
+        except Exception as exc:
+            reply = _failed_here(exc)
+        return await _send(send, reply)
 
+    def answer(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        raw: bytes,
+        respond: Callable[[Reply], None],
+    ) -> asyncio.Task[None] | None:
+        """Answer ``POST /function`` (no query string) whose whole body is ``raw``, without ASGI.
+
+        The same answer as through :meth:`__call__`, and the same log lines, for
+        an HTTP protocol that has read the whole request itself
+        (:class:`~stack_runtime.protocol.HttpProtocol`): ``respond`` is called
+        with the reply, at once when the call needs no waiting (an inline call,
+        a refused envelope), or else from the task returned, which must be
+        awaited before the server shuts down.
+        """
+        started = time.perf_counter()
+        req_token = request_id.set(new_request_id())
+        header_map = dict(headers)
+        trace = header_map.get(b"traceid")
+        trace_token = trace_id.set(trace.decode("latin-1") if trace else None)
+        try:
+            try:
+                reply = self._before_body(header_map) or self._after_body(header_map, b"", raw)
+            except Exception as exc:
+                reply = _failed_here(exc)
+            if isinstance(reply, Reply):
+                try:
+                    respond(reply)
+                finally:
+                    _log_finished("POST", "/function", b"", reply.status, started)
+                return None
+            # The task copies this context: the call's log lines keep their ids.
+            return asyncio.get_running_loop().create_task(_answer_later(reply, respond, started))
+        finally:
+            request_id.reset(req_token)
+            trace_id.reset(trace_token)
+
+    def _before_body(self, headers: dict[bytes, bytes]) -> Reply | None:
+        """The reply to a call refused from its headers alone (too large, a wrong token)."""
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return _TOO_LARGE
+        authorization = headers.get(b"authorization")
+        if authorization is not None and not self.tokens.accepts_header(authorization):
+            return _UNAUTHORIZED
+        return None
+
+    def _after_body(
+        self, headers: dict[bytes, bytes], query: bytes, raw: bytes
+    ) -> Reply | Coroutine[Any, Any, Reply]:
+        """The reply to a call whose headers passed: now, or a coroutine that gives it."""
         envelope: Any = {}
         content_type = headers.get(b"content-type", b"")
         if raw and (content_type == b"application/json" or _is_json(content_type)):
             try:
                 envelope = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                body = _error_body("invalid_json", f"The request body is not valid JSON: {exc}")
-                return await _respond(send, 400, body)
+                return _reply(
+                    400, _error_body("invalid_json", f"The request body is not valid JSON: {exc}")
+                )
             if not isinstance(envelope, dict):
-                return await _respond(send, 400, _NOT_OBJECT_BODY)
+                return _NOT_OBJECT
 
-        if authorization is None:
+        if b"authorization" not in headers:
             token = envelope.get("access_token")
             if not token:
-                query = parse_qs(scope["query_string"].decode("latin-1"))
-                token = (query.get("access_token") or [None])[0]
+                given = parse_qs(query.decode("latin-1")).get("access_token")
+                token = given[0] if given else None
             if not self.tokens.accepts(token):
-                return await _unauthorized(send)
+                return _UNAUTHORIZED
 
-        outcome = await self.dispatcher.dispatch(envelope)
-        return await _respond(send, outcome.status, outcome.body)
+        begun = self.dispatcher.begin(envelope)
+        if isinstance(begun, Outcome):
+            return _reply(begun.status, begun.body)
+        return _reply_when_done(begun)
 
     # -- Starlette routes --------------------------------------------------------------
 
@@ -231,7 +306,7 @@ class StackApp:
         """Anything unexpected: a JSON 500, the traceback in the log only."""
         logger.error(kv(logName="unhandledError", url=request.url.path), exc_info=exc)
         return Response(
-            _error_body("internal_error", "The host failed to answer this request."),
+            _INTERNAL_BODY,
             500,
             media_type="application/json",
         )
@@ -256,33 +331,56 @@ async def _read_body(message: Message, receive: Receive) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _respond(
-    send: Send, status: int, body: bytes, *, close: bool = False, allow: bytes | None = None
-) -> int:
-    headers = [(b"content-type", _JSON_TYPE), (b"content-length", str(len(body)).encode())]
-    if allow:
-        headers.append((b"allow", allow))
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-    return status
+def _log_finished(method: str, path: str, query: bytes, status: int, started: float) -> None:
+    """The ``reqFinished`` line of a request."""
+    values = (
+        "reqFinished",
+        method,
+        safe_url(path, query.decode("latin-1")),
+        status,
+        f"{(time.perf_counter() - started) * 1000:.0f}ms",
+        request_id.get() if path == "/function" else None,
+        trace_id.get(),
+    )
+    log_info(kv_pairs(_FINISHED_KEYS, values), later=True)
 
 
-async def _unauthorized(send: Send) -> int:
-    headers = [
-        (b"content-type", _JSON_TYPE),
-        (b"content-length", str(len(_UNAUTHORIZED_BODY)).encode()),
-        (b"www-authenticate", b"invalid system token"),
-    ]
-    await send({"type": "http.response.start", "status": 401, "headers": headers})
-    await send({"type": "http.response.body", "body": _UNAUTHORIZED_BODY})
-    return 401
+def _failed_here(exc: Exception) -> Reply:
+    """The JSON 500 for an unexpected error of the host itself; the traceback goes to the log."""
+    logger.error(kv(logName="unhandledError", url="/function"), exc_info=exc)
+    return _INTERNAL
+
+
+async def _reply_when_done(running: Coroutine[Any, Any, Outcome]) -> Reply:
+    outcome = await running
+    return _reply(outcome.status, outcome.body)
+
+
+async def _answer_later(
+    pending: Coroutine[Any, Any, Reply], respond: Callable[[Reply], None], started: float
+) -> None:
+    """The rest of :meth:`StackApp.answer` for a call that waits."""
+    status = 500
+    try:
+        try:
+            reply = await pending
+        except Exception as exc:
+            reply = _failed_here(exc)
+        status = reply.status
+        respond(reply)
+    finally:
+        _log_finished("POST", "/function", b"", status, started)
+
+
+async def _send(send: Send, reply: Reply) -> int:
+    await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+    await send({"type": "http.response.body", "body": reply.body})
+    return reply.status
 
 
 def _unauthorized_response() -> Response:
     return Response(
-        _UNAUTHORIZED_BODY,
+        _UNAUTHORIZED.body,
         401,
         {"WWW-Authenticate": "invalid system token"},
         media_type="application/json",

@@ -18,7 +18,7 @@ import contextvars
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
@@ -87,21 +87,33 @@ class DevDispatcher(Dispatcher):
         super().__init__(extensions, executor=executor, call_timeout=call_timeout)
         self.load_error = load_error
 
-    async def dispatch(self, envelope: Mapping[str, Any]) -> Outcome:
+    def begin(self, envelope: Mapping[str, Any]) -> Outcome | Coroutine[Any, Any, Outcome]:
         """Run the call (or refuse it while the extensions do not load) and log it."""
         started = time.perf_counter()
         if self.load_error is not None:
             failure = CallFailure(422, (load_failed(self.load_error),))
-            outcome = Outcome(422, failure.body(), failure)
-        else:
-            outcome = await super().dispatch(envelope)
-        elapsed = (time.perf_counter() - started) * 1000
-        line = f"{_describe(envelope)} -> {outcome.status} in {elapsed:.1f} ms{_summary(outcome)}"
-        if outcome.status == 200:
-            logger.info(line)
-        else:
-            logger.warning(line)
-        return outcome
+            return _logged(envelope, Outcome(422, failure.body(), failure), started)
+        begun = super().begin(envelope)
+        if isinstance(begun, Outcome):
+            return _logged(envelope, begun, started)
+        return _logged_later(envelope, begun, started)
+
+
+def _logged(envelope: Mapping[str, Any], outcome: Outcome, started: float) -> Outcome:
+    """``outcome``, after its readable line is logged."""
+    elapsed = (time.perf_counter() - started) * 1000
+    line = f"{_describe(envelope)} -> {outcome.status} in {elapsed:.1f} ms{_summary(outcome)}"
+    if outcome.status == 200:
+        logger.info(line)
+    else:
+        logger.warning(line)
+    return outcome
+
+
+async def _logged_later(
+    envelope: Mapping[str, Any], running: Coroutine[Any, Any, Outcome], started: float
+) -> Outcome:
+    return _logged(envelope, await running, started)
 
 
 class _QuietCalls(logging.Filter):

@@ -12,7 +12,7 @@ import asyncio
 import contextvars
 import inspect
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -349,42 +349,80 @@ class Dispatcher:
             )
         )
 
-    async def run(self, call: PreparedCall) -> Outcome:
-        """Run a prepared call on the event loop (``async``) or the thread pool (``def``)."""
+    def start(self, call: PreparedCall) -> Outcome | Coroutine[Any, Any, Outcome]:
+        """Run a prepared call as far as it goes without waiting.
+
+        A ``def`` function the pool runs inline (see :mod:`stack_runtime.pool`)
+        has run when this returns, and its :class:`Outcome` is returned; any
+        other call returns a coroutine to await for it (the function has not
+        started yet). :meth:`run` does both.
+        """
         metrics = self.metrics
         if metrics is not None:
             metrics.started(call.name)
         started = time.perf_counter()
+        executor = self.executor
+        if call.is_async or not isinstance(executor, CallPool):
+            return self._run(call, started)
+        if not executor.runs_inline(call.function):
+            return self._run(call, started)
+        try:
+            result = executor.call_inline(call.function, call.options)
+        except BaseException as exc:
+            return self._done(call, self.failed(call, exc), started)
+        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+            return self._settle(call, result, started)  # a def's coroutine
+        return self._done(call, self.finish(call, result), started)
+
+    async def run(self, call: PreparedCall) -> Outcome:
+        """Run a prepared call on the event loop (``async``) or the thread pool (``def``)."""
+        started = self.start(call)
+        return started if isinstance(started, Outcome) else await started
+
+    def _done(self, call: PreparedCall, outcome: Outcome, started: float) -> Outcome:
+        if self.metrics is not None:
+            self.metrics.finished(call.name, outcome_label(outcome), time.perf_counter() - started)
+        return outcome
+
+    async def _settle(self, call: PreparedCall, result: Any, started: float) -> Outcome:
+        """Await the awaitable an inline ``def`` call returned, then check it."""
+        try:
+            result = await asyncio.wait_for(result, self.call_timeout)
+        except TimeoutError:
+            return self._done(call, self.timed_out(call), started)
+        except asyncio.CancelledError:
+            if self.metrics is not None:  # never answered, so not counted
+                self.metrics.dropped(call.name)
+            raise
+        except BaseException as exc:
+            return self._done(call, self.failed(call, exc), started)
+        return self._done(call, self.finish(call, result), started)
+
+    async def _run(self, call: PreparedCall, started: float) -> Outcome:
+        """The awaited part of :meth:`start`: an ``async`` function, or the thread pool."""
         try:
             executor = self.executor
             if call.is_async:  # awaited in this task: no task of its own to start
                 async with asyncio.timeout(self.call_timeout):
                     result = await call.function(call.options)
-            elif isinstance(executor, CallPool):  # inline, or the cheap hand-off (pool.py)
-                if executor.runs_inline(call.function):
-                    result = executor.call_inline(call.function, call.options)
-                else:
-                    result = await executor.run(call.function, call.options, self.call_timeout)
+            elif isinstance(executor, CallPool):  # the cheap hand-off (pool.py)
+                result = await executor.run(call.function, call.options, self.call_timeout)
             else:
                 loop = asyncio.get_running_loop()
                 context = contextvars.copy_context()
                 awaitable = loop.run_in_executor(executor, context.run, call.function, call.options)
                 result = await asyncio.wait_for(awaitable, self.call_timeout)
-            if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-                result = await asyncio.wait_for(result, self.call_timeout)  # a def's coroutine
         except TimeoutError:
-            outcome = self.timed_out(call)
+            return self._done(call, self.timed_out(call), started)
         except asyncio.CancelledError:
-            if metrics is not None:  # never answered, so not counted
-                metrics.dropped(call.name)
+            if self.metrics is not None:  # never answered, so not counted
+                self.metrics.dropped(call.name)
             raise
         except BaseException as exc:
-            outcome = self.failed(call, exc)
-        else:
-            outcome = self.finish(call, result)
-        if metrics is not None:
-            metrics.finished(call.name, outcome_label(outcome), time.perf_counter() - started)
-        return outcome
+            return self._done(call, self.failed(call, exc), started)
+        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+            return await self._settle(call, result, started)  # a def's coroutine
+        return self._done(call, self.finish(call, result), started)
 
     def run_sync(self, call: PreparedCall) -> Outcome:
         """Run a prepared call in the calling thread (the Lambda and CLI faces)."""
@@ -398,12 +436,21 @@ class Dispatcher:
             return self.failed(call, exc)
         return self.finish(call, result)
 
-    async def dispatch(self, envelope: Mapping[str, Any]) -> Outcome:
-        """Validate, resolve and run ``envelope`` (for an event loop)."""
+    def begin(self, envelope: Mapping[str, Any]) -> Outcome | Coroutine[Any, Any, Outcome]:
+        """Validate, resolve and :meth:`start` ``envelope``: its outcome, or a coroutine for it.
+
+        A refused envelope and a call that runs inline have their outcome at
+        once; any other call is run by awaiting the coroutine returned.
+        """
         prepared = self.prepare(envelope)
         if isinstance(prepared, Outcome):
             return prepared
-        return await self.run(prepared)
+        return self.start(prepared)
+
+    async def dispatch(self, envelope: Mapping[str, Any]) -> Outcome:
+        """Validate, resolve and run ``envelope`` (for an event loop)."""
+        begun = self.begin(envelope)
+        return begun if isinstance(begun, Outcome) else await begun
 
     def dispatch_sync(self, envelope: Mapping[str, Any]) -> Outcome:
         """Validate, resolve and run ``envelope`` in the calling thread."""
