@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -166,8 +166,8 @@ class StackApp:
 
     def answer(
         self,
-        headers: list[tuple[bytes, bytes]],
-        raw: bytes,
+        headers: Iterable[tuple[bytes, bytes]],
+        raw: bytes | bytearray,
         respond: Callable[[Reply], None],
     ) -> asyncio.Task[None] | None:
         """Answer ``POST /function`` (no query string) whose whole body is ``raw``, without ASGI.
@@ -212,7 +212,7 @@ class StackApp:
         return None
 
     def _after_body(
-        self, headers: dict[bytes, bytes], query: bytes, raw: bytes
+        self, headers: dict[bytes, bytes], query: bytes, raw: bytes | bytearray
     ) -> Reply | Coroutine[Any, Any, Reply]:
         """The reply to a call whose headers passed: now, or a coroutine that gives it."""
         envelope: Any = {}

@@ -227,10 +227,17 @@ class StackWorker(UvicornWorker):  # type: ignore[misc]
     """gunicorn worker class: uvicorn serving the host's app with :class:`DrainingServer`.
 
     Requests are read by :class:`~stack_runtime.protocol.HttpProtocol`: uvicorn's
-    httptools protocol, writing each response in one system call.
+    httptools protocol, writing each response in one system call and answering
+    ``POST /function`` without ASGI. uvicorn's access log is off: the app logs
+    every request itself (``reqFinished``), and gunicorn's access log, which
+    uvicorn's would go to, is not configured.
     """
 
-    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {"loop": "auto", "http": HttpProtocol}
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        "loop": "auto",
+        "http": HttpProtocol,
+        "access_log": False,
+    }
 
     async def _serve(self) -> None:
         app: _Host = self.wsgi

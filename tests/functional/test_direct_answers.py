@@ -1,0 +1,279 @@
+"""``POST /function`` answered by the HTTP protocol itself, against the same app through ASGI.
+
+Two real uvicorn servers on loopback serve two hosts built from the same
+extensions: one reads requests with :class:`~stack_runtime.protocol.HttpProtocol`
+(which answers ``POST /function`` without ASGI when it can), the other with
+uvicorn's own httptools protocol (every request through ASGI). The same
+requests, sent as raw bytes, must get the same bytes back from both, but for
+the ``date`` header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from stack_runtime.app import StackApp
+from stack_runtime.dispatcher import PreparedCall
+from stack_runtime.host import build_app
+from stack_runtime.metrics import MetricsPortGuard
+from stack_runtime.pool import CallPool
+from stack_runtime.protocol import HttpProtocol, _stack_app
+from stack_runtime.settings import Settings
+
+EXTENSIONS = Path(__file__).parent.parent / "fixtures" / "protocol"
+TOKEN = "direct-token"
+
+
+class Served:
+    """A host served by uvicorn in a thread; ``direct`` counts the calls answered without ASGI."""
+
+    def __init__(self, protocol: type[HttpToolsProtocol]) -> None:
+        settings = Settings(extensions_dir=EXTENSIONS, call_timeout=5).with_tokens(TOKEN)
+        self.app: StackApp = build_app(settings)
+        self.direct = 0
+        answer = self.app.answer
+
+        def counted(*args: Any) -> Any:
+            self.direct += 1
+            return answer(*args)
+
+        self.app.answer = counted  # type: ignore[method-assign,assignment]
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, http=protocol, lifespan="off", log_config=None, access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.listener]}, daemon=True
+        )
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.listener.close()
+
+
+@pytest.fixture
+def both() -> Iterator[tuple[Served, Served]]:
+    with Served(HttpProtocol) as direct, Served(HttpToolsProtocol) as through_asgi:
+        yield direct, through_asgi
+
+
+def no_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn's access log off, as in a host: pytest gives the logger a handler for each
+    test phase, and the protocol sends every request through ASGI while it has one."""
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "handlers", [])
+
+
+def read_responses(conn: socket.socket, count: int) -> list[bytes]:
+    """``count`` responses (each sized by its Content-Length), fewer if the connection closes."""
+    data = b""
+    responses: list[bytes] = []
+    while len(responses) < count:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            head = data[: end + 4]
+            length = re.search(rb"(?im)^content-length: *(\d+)", head)
+            size = end + 4 + (int(length.group(1)) if length else 0)
+            if len(data) >= size:
+                responses.append(data[:size])
+                data = data[size:]
+                continue
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return responses
+
+
+def exchange(port: int, *parts: bytes, count: int = 1) -> list[bytes]:
+    """Send ``parts`` (a short pause between them) on a new connection; read ``count`` answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        for n, part in enumerate(parts):
+            if n:
+                time.sleep(0.05)
+            conn.sendall(part)
+        return read_responses(conn, count)
+
+
+def post(
+    envelope: Any,
+    *,
+    token: str | None = TOKEN,
+    url: str = "/function",
+    version: str = "1.1",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> bytes:
+    """A raw ``POST`` request."""
+    content = body if body is not None else json.dumps(envelope).encode()
+    lines = [f"POST {url} HTTP/{version}", "host: 127.0.0.1"]
+    if token is not None:
+        lines.append(f"authorization: Bearer {token}")
+    given = {"content-type": "application/json", **(headers or {})}
+    if "transfer-encoding" not in given:
+        given["content-length"] = str(len(content))
+    lines += [f"{name}: {value}" for name, value in given.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + content
+
+
+def call(function: str, options: Any = None, **fields: Any) -> dict[str, Any]:
+    return {"diy": True, "type": "hook", "function": function, "options": options or {}, **fields}
+
+
+def chunked(content: bytes) -> bytes:
+    return f"{len(content):x}\r\n".encode() + content + b"\r\n0\r\n\r\n"
+
+
+def without_date(responses: list[bytes]) -> list[bytes]:
+    return [re.sub(rb"(?im)^date: [^\r]*\r\n", b"", r) for r in responses]
+
+
+ECHO = call("echo", {"data": [{"id": 1, "name": "Zoë"}], "_flowId": "f1"})
+CASES: dict[str, Callable[[], tuple[tuple[bytes, ...], int]]] = {
+    "an echo, 20 times on one connection (inline after the first ones)": lambda: (
+        (post(ECHO, headers={"traceid": "t-1"}),) * 20,
+        20,
+    ),
+    "an async function": lambda: ((post(call("asyncEcho", {"data": [1, 2]})),), 1),
+    "a def function in the thread pool": lambda: ((post(call("sleepy", {"seconds": 0.05})),), 1),
+    "a function that raises": lambda: ((post(call("raiseCoded", {"x": 1})),), 1),
+    "an async function that raises": lambda: ((post(call("asyncRaise", {"x": 1})),), 1),
+    "a result that is not JSON": lambda: ((post(call("returnDatetime", {"x": 1})),), 1),
+    "an unknown function": lambda: ((post(call("nowhere", {"x": 1})),), 1),
+    "a wrong token": lambda: ((post(ECHO, token="wrong"),), 1),
+    "no token": lambda: ((post(ECHO, token=None),), 1),
+    "the token in the body": lambda: ((post({**ECHO, "access_token": TOKEN}, token=None),), 1),
+    "the token in the query": lambda: (
+        (post(ECHO, token=None, url=f"/function?access_token={TOKEN}"),),
+        1,
+    ),
+    "invalid JSON": lambda: ((post(None, body=b'{"diy": tru'),), 1),
+    "a JSON array": lambda: ((post([1, 2]),), 1),
+    "no JSON content type": lambda: ((post(ECHO, headers={"content-type": "text/plain"}),), 1),
+    "HTTP/1.0": lambda: ((post(ECHO, version="1.0"),), 1),
+    "Connection: close": lambda: ((post(ECHO, headers={"connection": "close"}),), 2),
+    "pipelined, async first": lambda: (
+        (post(call("asyncEcho", {"data": [3]})) + post(ECHO) + post(call("raiseCoded", {})),),
+        3,
+    ),
+    "the body in a second packet": lambda: (
+        (post(ECHO)[:-10], post(ECHO)[-10:]),
+        1,
+    ),
+    "Expect: 100-continue": lambda: ((post(ECHO, headers={"expect": "100-continue"}),), 2),
+    "a chunked body": lambda: (
+        (
+            post(
+                None,
+                body=chunked(json.dumps(ECHO).encode()),
+                headers={"transfer-encoding": "chunked"},
+            ),
+        ),
+        1,
+    ),
+    "a body over 64 KiB": lambda: (
+        (post(call("echo", {"data": ["x" * 100_000]})),),
+        1,
+    ),
+}
+
+
+def test_every_case_gets_the_same_bytes_with_or_without_asgi(
+    both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1. each case is sent to both servers on a new connection;
+    2. the answers are equal byte for byte but for the date;
+    3. most calls were answered directly by one server, none by the other."""
+    no_access_log(monkeypatch)
+    direct, through_asgi = both
+    for name, case in CASES.items():
+        parts, count = case()
+        got = without_date(exchange(direct.port, *parts, count=count))
+        expected = without_date(exchange(through_asgi.port, *parts, count=count))
+        assert got == expected, name
+        assert got, name
+    assert through_asgi.direct == 0
+    # All but the query string, Expect, chunked and 64 KiB cases, and of the
+    # three pipelined calls only the first (the others queue behind it).
+    assert direct.direct == 20 + 16
+    prepared = direct.app.dispatcher.prepare(ECHO)
+    assert isinstance(prepared, PreparedCall)
+    pool = direct.app.dispatcher.executor
+    assert isinstance(pool, CallPool) and pool.runs_inline(prepared.function)
+
+
+def test_a_direct_call_in_flight_when_the_server_stops_is_answered(
+    both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1. an async call that takes 0.5 s starts; 2. the server is told to stop;
+    3. the call is answered 200, with Connection: close; 4. the server stops."""
+    no_access_log(monkeypatch)
+    direct, _ = both
+    with socket.create_connection(("127.0.0.1", direct.port), timeout=10) as conn:
+        conn.sendall(post(call("asyncSleepy", {"seconds": 0.5})))
+        time.sleep(0.2)
+        direct.server.should_exit = True
+        answers = read_responses(conn, 2)  # the connection closes after the first
+    assert len(answers) == 1
+    assert answers[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close\r\n" in answers[0]
+    assert answers[0].endswith(b'{"slept":0.5}')
+    direct.thread.join(10)
+    assert not direct.thread.is_alive()
+
+
+def test_a_client_that_leaves_mid_call_costs_nothing_else(
+    both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1. a client sends a slow async call and closes its connection;
+    2. another client's calls are answered while and after the slow call runs."""
+    no_access_log(monkeypatch)
+    direct, _ = both
+    with socket.create_connection(("127.0.0.1", direct.port), timeout=10) as conn:
+        conn.sendall(post(call("asyncSleepy", {"seconds": 0.3})))
+    for _ in range(3):
+        (answer,) = exchange(direct.port, post(ECHO))
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    time.sleep(0.4)
+    (answer,) = exchange(direct.port, post(ECHO))
+    assert answer.endswith(b'{"data":[{"id":1,"name":"Zo\xc3\xab"}],"_flowId":"f1"}')
+
+
+def test_only_wrappers_that_keep_the_answer_are_looked_through() -> None:
+    """The metrics port guard hides the app on its own port; an unknown wrapper hides it."""
+    app = build_app(Settings(extensions_dir=EXTENSIONS).with_tokens(TOKEN))
+    guard = MetricsPortGuard(app, 9100)
+
+    class Unknown:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+    assert _stack_app(app, 8080) is app
+    assert _stack_app(ProxyHeadersMiddleware(app), 8080) is app  # type: ignore[arg-type]
+    assert _stack_app(ProxyHeadersMiddleware(guard), 8080) is app  # type: ignore[arg-type]
+    assert _stack_app(ProxyHeadersMiddleware(guard), 9100) is None  # type: ignore[arg-type]
+    assert _stack_app(Unknown(app), 8080) is None
