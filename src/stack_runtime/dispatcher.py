@@ -12,7 +12,7 @@ import asyncio
 import contextvars
 import inspect
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -363,15 +363,16 @@ class Dispatcher:
         started = time.perf_counter()
         executor = self.executor
         if call.is_async or not isinstance(executor, CallPool):
-            return self._run(call, started)
+            return self._settle(call, self._result(call), started)
         if not executor.runs_inline(call.function):
-            return self._run(call, started)
+            return self._settle(call, self._result(call), started)
         try:
             result = executor.call_inline(call.function, call.options)
         except BaseException as exc:
             return self._done(call, self.failed(call, exc), started)
         if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-            return self._settle(call, result, started)  # a def's coroutine
+            # a def's coroutine
+            return self._settle(call, asyncio.wait_for(result, self.call_timeout), started)
         return self._done(call, self.finish(call, result), started)
 
     async def run(self, call: PreparedCall) -> Outcome:
@@ -384,10 +385,10 @@ class Dispatcher:
             self.metrics.finished(call.name, outcome_label(outcome), time.perf_counter() - started)
         return outcome
 
-    async def _settle(self, call: PreparedCall, result: Any, started: float) -> Outcome:
-        """Await the awaitable an inline ``def`` call returned, then check it."""
+    async def _settle(self, call: PreparedCall, result: Awaitable[Any], started: float) -> Outcome:
+        """Await ``result``, the awaited part of a call, and make its :class:`Outcome`."""
         try:
-            result = await asyncio.wait_for(result, self.call_timeout)
+            value = await result
         except TimeoutError:
             return self._done(call, self.timed_out(call), started)
         except asyncio.CancelledError:
@@ -396,33 +397,24 @@ class Dispatcher:
             raise
         except BaseException as exc:
             return self._done(call, self.failed(call, exc), started)
-        return self._done(call, self.finish(call, result), started)
+        return self._done(call, self.finish(call, value), started)
 
-    async def _run(self, call: PreparedCall, started: float) -> Outcome:
-        """The awaited part of :meth:`start`: an ``async`` function, or the thread pool."""
-        try:
-            executor = self.executor
-            if call.is_async:  # awaited in this task: no task of its own to start
-                async with asyncio.timeout(self.call_timeout):
-                    result = await call.function(call.options)
-            elif isinstance(executor, CallPool):  # the cheap hand-off (pool.py)
-                result = await executor.run(call.function, call.options, self.call_timeout)
-            else:
-                loop = asyncio.get_running_loop()
-                context = contextvars.copy_context()
-                awaitable = loop.run_in_executor(executor, context.run, call.function, call.options)
-                result = await asyncio.wait_for(awaitable, self.call_timeout)
-        except TimeoutError:
-            return self._done(call, self.timed_out(call), started)
-        except asyncio.CancelledError:
-            if self.metrics is not None:  # never answered, so not counted
-                self.metrics.dropped(call.name)
-            raise
-        except BaseException as exc:
-            return self._done(call, self.failed(call, exc), started)
+    async def _result(self, call: PreparedCall) -> Any:
+        """What an ``async`` function, or a ``def`` on the thread pool, returns."""
+        executor = self.executor
+        if call.is_async:  # awaited in this task: no task of its own to start
+            async with asyncio.timeout(self.call_timeout):
+                result = await call.function(call.options)
+        elif isinstance(executor, CallPool):  # the cheap hand-off (pool.py)
+            result = await executor.run(call.function, call.options, self.call_timeout)
+        else:
+            loop = asyncio.get_running_loop()
+            context = contextvars.copy_context()
+            awaitable = loop.run_in_executor(executor, context.run, call.function, call.options)
+            result = await asyncio.wait_for(awaitable, self.call_timeout)
         if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-            return await self._settle(call, result, started)  # a def's coroutine
-        return self._done(call, self.finish(call, result), started)
+            result = await asyncio.wait_for(result, self.call_timeout)  # a def's coroutine
+        return result
 
     def run_sync(self, call: PreparedCall) -> Outcome:
         """Run a prepared call in the calling thread (the Lambda and CLI faces)."""
