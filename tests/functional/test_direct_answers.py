@@ -277,3 +277,39 @@ def test_only_wrappers_that_keep_the_answer_are_looked_through() -> None:
     assert _stack_app(ProxyHeadersMiddleware(guard), 8080) is app  # type: ignore[arg-type]
     assert _stack_app(ProxyHeadersMiddleware(guard), 9100) is None  # type: ignore[arg-type]
     assert _stack_app(Unknown(app), 8080) is None
+
+
+def test_an_error_of_the_host_itself_is_a_json_500_either_way(
+    both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1. the dispatcher fails (at once, or in its awaited part) for two function names;
+    2. both servers answer those calls with the same JSON 500;
+    3. the next call on the same connection is answered as usual."""
+    no_access_log(monkeypatch)
+
+    async def failing_later() -> Any:
+        raise RuntimeError("a bug, later")
+
+    for served in both:
+        begin = served.app.dispatcher.begin
+
+        def broken(envelope: Any, begin: Any = begin) -> Any:
+            if envelope.get("function") == "hostBug":
+                raise RuntimeError("a bug")
+            if envelope.get("function") == "hostBugLater":
+                return failing_later()
+            return begin(envelope)
+
+        monkeypatch.setattr(served.app.dispatcher, "begin", broken)
+    direct, through_asgi = both
+    for name in ("hostBug", "hostBugLater"):
+        parts = (post(call(name, {"x": 1})), post(ECHO))
+        got = without_date(exchange(direct.port, *parts, count=2))
+        assert got == without_date(exchange(through_asgi.port, *parts, count=2))
+        assert got[0].startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+        assert got[0].endswith(
+            b'{"errors":[{"code":"internal_error",'
+            b'"message":"The host failed to answer this request."}]}'
+        )
+        assert got[1].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert direct.direct == 4
