@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Busy", "Sampler", "children", "load_average", "rss_bytes"]
+__all__ = ["Busy", "Sampler", "children", "cpu_seconds", "load_average", "rss_bytes"]
 
 _HZ = os.sysconf("SC_CLK_TCK")
 
@@ -55,6 +55,11 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _HZ  # utime, stime
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """CPU seconds (user and system) the processes ``pids`` have used so far."""
+    return sum(_cpu_seconds(pid) for pid in pids)
 
 
 def _cores(cores: Iterable[int]) -> tuple[float, float]:
@@ -112,7 +117,7 @@ class Sampler:
 
     def _read(self) -> tuple[float, float, float, float, float]:
         busy, steal = _cores(self.cores)
-        servers = sum(_cpu_seconds(p) for p in self.pids)
+        servers = cpu_seconds(self.pids)
         return os.times().elapsed, busy, steal, servers, _own_seconds()
 
     def stop(self) -> Busy:

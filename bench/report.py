@@ -11,7 +11,7 @@ from .machine import FOREIGN_LIMIT, STEAL_LIMIT
 from .workloads import Workload
 
 if TYPE_CHECKING:
-    from .run import Measurement
+    from .run import Measurement, SideBySide
 
 __all__ = ["TARGETS", "Report"]
 
@@ -81,6 +81,48 @@ class Report:
             f"  bad {m.bad + m.errors}"
             f"  others {m.busy.foreign * 100:3.0f}% steal {m.busy.steal * 100:3.0f}%{flag}",
             flush=True,
+        )
+
+    def side_progress(self, s: SideBySide) -> None:
+        """One line per side-by-side run, as it finishes."""
+        print(
+            f"  side by side, round {s.round} {s.contender:<14} {s.workload:<10} "
+            f"cpu {s.cpu_us:8.0f} us/req, the floor's {s.floor_cpu_us:8.0f}: {s.ratio:5.2f}"
+            f"  bad {s.bad}",
+            flush=True,
+        )
+
+    def side_by_side(self, runs: Sequence[SideBySide]) -> None:
+        """The side-by-side table: CPU per call against the floor's in the same runs."""
+        print()
+        print(
+            "CPU per call side by side (each contender and the floor served from the same core "
+            "at the same time, each under its own wrk; median of the rounds' ratios)"
+        )
+        print()
+        print(
+            "| workload | contender | CPU µs/req | the floor's, same runs | CPU vs floor "
+            "| each round | checked | bad |"
+        )
+        print("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |")
+        for workload in self.workloads:
+            for contender in self.contenders:
+                mine = [s for s in runs if s.workload == workload.name and s.contender == contender]
+                if not mine:
+                    continue
+                each = ", ".join(f"{s.ratio:.2f}" for s in sorted(mine, key=lambda s: s.round))
+                print(
+                    f"| {workload.name} | {contender} "
+                    f"| {statistics.median(s.cpu_us for s in mine):,.0f} "
+                    f"| {statistics.median(s.floor_cpu_us for s in mine):,.0f} "
+                    f"| {statistics.median(s.ratio for s in mine):.2f} | {each} "
+                    f"| {sum(s.requests + s.floor_requests for s in mine):,} "
+                    f"| {sum(s.bad for s in mine)} |"
+                )
+        print()
+        print(
+            "A CPU ratio of r is, on a core of its own, about 1/r of the floor's req/s "
+            "(the load generator waits on the server)."
         )
 
     def memory(self, contender: str, when: str, rss: int) -> None:

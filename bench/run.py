@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from .contenders import BENCH, Contender, Running, node_reference, python_contenders, start
-from .machine import Busy, Sampler, load_average, rss_bytes
-from .report import Report
+from .machine import Busy, Sampler, cpu_seconds, load_average, rss_bytes
+from .report import FLOOR, Report
 from .workloads import WORKLOADS, Workload, write_files
 
-__all__ = ["Measurement", "main"]
+__all__ = ["Measurement", "SideBySide", "main"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,28 @@ class Measurement:
     def cpu_us_per_request(self) -> float:
         """Server CPU time per answered request, in microseconds (steadier than req/s)."""
         return self.busy.server_seconds / max(self.requests, 1) * 1e6
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """One workload on a contender and on the floor at the same time, from the same core."""
+
+    contender: str
+    workload: str
+    round: int
+    cpu_us: float
+    """The contender's CPU per call, in microseconds."""
+    floor_cpu_us: float
+    """The floor's CPU per call in the same run."""
+    requests: int
+    floor_requests: int
+    bad: int
+    """Wrong answers and errors of both servers."""
+
+    @property
+    def ratio(self) -> float:
+        """The contender's CPU per call over the floor's."""
+        return self.cpu_us / self.floor_cpu_us
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick", action="store_true", help="one round of 3 s: to check the setup, not to quote"
     )
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="after the usual rounds, as many rounds that serve each contender and the floor "
+        "from the same core at the same time, each under its own wrk, and compare their CPU "
+        "per call: both sides of a ratio see the same noise of a shared machine",
+    )
     return parser
 
 
@@ -99,14 +128,14 @@ def _cores() -> tuple[int | None, int | None]:
     return available[0], available[1]
 
 
-def _wrk(
+def _wrk_command(
     running: Running,
     workload: Workload,
     files: tuple[Path, Path],
     token: str,
     seconds: float,
     core: int | None,
-) -> dict[str, Any]:
+) -> list[str]:
     request, expected = files
     command = [
         "wrk",
@@ -123,13 +152,54 @@ def _wrk(
         str(expected),
         token,
     ]
-    if core is not None:
-        command = ["taskset", "-c", str(core), *command]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300)
-    for line in done.stdout.splitlines():
+    return ["taskset", "-c", str(core), *command] if core is not None else command
+
+
+def _wrk_result(stdout: str, stderr: str) -> dict[str, Any]:
+    for line in stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             return json.loads(line.removeprefix("BENCH_RESULT "))  # type: ignore[no-any-return]
-    raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+    raise RuntimeError(f"wrk printed no result:\n{stdout}\n{stderr}")
+
+
+def _wrk(
+    running: Running,
+    workload: Workload,
+    files: tuple[Path, Path],
+    token: str,
+    seconds: float,
+    core: int | None,
+) -> dict[str, Any]:
+    command = _wrk_command(running, workload, files, token, seconds, core)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300)
+    return _wrk_result(done.stdout, done.stderr)
+
+
+def _wrk_together(
+    runnings: list[Running],
+    workload: Workload,
+    files: tuple[Path, Path],
+    token: str,
+    seconds: float,
+    core: int | None,
+) -> list[dict[str, Any]]:
+    """One wrk per server, all started at once; their results in the same order."""
+    started = [
+        subprocess.Popen(
+            _wrk_command(running, workload, files, token, seconds, core),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for running in runnings
+    ]
+    return [_wrk_result(*process.communicate(timeout=seconds + 300)) for process in started]
+
+
+def _errors(raw: dict[str, Any]) -> int:
+    """The connection errors, non-2xx answers and timeouts wrk counted."""
+    keys = ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    return sum(int(raw[k]) for k in keys)
 
 
 def _check(running: Running, files: tuple[Path, Path], token: str, when: str) -> None:
@@ -170,16 +240,7 @@ def _measure_contender(
             raw = _wrk(running, workload, pair, token, args.duration, load_core)
             busy = sampler.stop()
             _check(running, pair, token, "after")
-            errors = sum(
-                raw[k]
-                for k in (
-                    "connect_errors",
-                    "read_errors",
-                    "write_errors",
-                    "status_errors",
-                    "timeouts",
-                )
-            )
+            errors = _errors(raw)
             measurement = Measurement(
                 contender.name,
                 workload.name,
@@ -198,6 +259,54 @@ def _measure_contender(
         report.memory(contender.name, "after", rss_bytes(running.worker))
     finally:
         running.stop()
+    return results
+
+
+def _side_by_side(
+    contender: Contender,
+    floor: Contender,
+    workloads: list[Workload],
+    files: dict[str, tuple[Path, Path]],
+    args: argparse.Namespace,
+    round_no: int,
+    report: Report,
+) -> list[SideBySide]:
+    """Serve ``contender`` and ``floor`` from the same core at once; CPU per call of each."""
+    server_core, load_core = _cores()
+    token = secrets.token_urlsafe(24)
+    logs = args.scratch / "logs"
+    runnings: list[Running] = []
+    results = []
+    try:
+        for started in (contender, floor):
+            runnings.append(start(started, server_core, token, logs))
+            runnings[-1].wait_ready(files[workloads[0].name][0].read_bytes(), token)
+        for workload in workloads:
+            pair = files[workload.name]
+            for running in runnings:
+                _check(running, pair, token, "before")
+            _wrk_together(runnings, workload, pair, token, args.warmup, load_core)
+            before = [cpu_seconds(running.pids) for running in runnings]
+            raws = _wrk_together(runnings, workload, pair, token, args.duration, load_core)
+            used = [cpu_seconds(r.pids) - b for r, b in zip(runnings, before, strict=True)]
+            for running in runnings:
+                _check(running, pair, token, "after")
+            requests = [max(int(raw["requests"]), 1) for raw in raws]
+            result = SideBySide(
+                contender.name,
+                workload.name,
+                round_no,
+                used[0] / requests[0] * 1e6,
+                used[1] / requests[1] * 1e6,
+                requests[0],
+                requests[1],
+                sum(int(raw["bad"]) + _errors(raw) for raw in raws),
+            )
+            results.append(result)
+            report.side_progress(result)
+    finally:
+        for running in runnings:
+            running.stop()
     return results
 
 
@@ -238,6 +347,17 @@ def main(argv: list[str] | None = None) -> int:
                 contender, workloads, files, args, round_no + 1, report
             )
     report.summary(measurements, load_average())
+
+    side: list[SideBySide] = []
+    if args.side_by_side:
+        floor = next(c for c in python_contenders() if c.name == FLOOR)
+        partners = [c for c in contenders if c.name != FLOOR]
+        for round_no in range(args.rounds):
+            for contender in partners:
+                side += _side_by_side(
+                    contender, floor, workloads, files, args, round_no + 1, report
+                )
+        report.side_by_side(side)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -245,9 +365,10 @@ def main(argv: list[str] | None = None) -> int:
                     "measurements": [asdict(m) for m in measurements],
                     "memory": report.rss,
                     "skipped": skipped,
+                    "side_by_side": [asdict(s) for s in side],
                 },
                 indent=2,
             )
         )
-    failed = any(m.bad or m.errors for m in measurements)
+    failed = any(m.bad or m.errors for m in measurements) or any(s.bad for s in side)
     return 1 if failed else 0

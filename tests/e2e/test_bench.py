@@ -7,6 +7,7 @@ and both must answer exactly the body the benchmark checks under load.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -124,3 +125,38 @@ def test_bench_help_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "bench", "--help"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0 and "--rounds" in done.stdout
+
+
+def test_a_quick_run_side_by_side_measures_both_servers(tmp_path: Path) -> None:
+    """1. ``python -m bench --quick --side-by-side`` on ``small`` with stack-runtime and
+    the floor, under wrk; 2. it exits 0 (every answer right) and prints both tables;
+    3. the side-by-side run measured calls and CPU on both sides."""
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--side-by-side",
+            "--workloads",
+            "small",
+            "--contenders",
+            "stack-runtime,floor",
+            "--scratch",
+            str(tmp_path / "scratch"),
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| small | stack-runtime |" in done.stdout
+    assert "CPU per call side by side" in done.stdout
+    (side,) = json.loads(out.read_text())["side_by_side"]
+    assert side["contender"] == "stack-runtime" and side["workload"] == "small"
+    assert side["requests"] > 100 and side["floor_requests"] > 100 and side["bad"] == 0
+    assert side["cpu_us"] > 0 and side["floor_cpu_us"] > 0

@@ -6,7 +6,7 @@ import pytest
 
 from bench.machine import Busy
 from bench.report import Report
-from bench.run import Measurement
+from bench.run import Measurement, SideBySide
 from bench.workloads import WORKLOADS
 
 SMALL = [w for w in WORKLOADS if w.name == "small"]
@@ -35,3 +35,19 @@ def test_the_summary_uses_the_quiet_rounds_when_there_are_any(
     assert "| small | floor | 16,000 |" in out and "| 1 of 3 |" in out
     assert "| small | stack-runtime | 7,500 |" in out and "| 0 of 2 |" in out
     assert "small: req/s 0.47 of the floor" in out
+
+
+def test_the_side_by_side_table_gives_the_median_of_the_rounds_ratios(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Three rounds of stack-runtime beside the floor: the medians, each round's ratio in
+    round order, the calls checked and the wrong answers of both sides."""
+    runs = [
+        SideBySide("stack-runtime", "small", 2, 150.0, 100.0, 1000, 1500, 0),
+        SideBySide("stack-runtime", "small", 1, 120.0, 100.0, 1000, 1500, 1),
+        SideBySide("stack-runtime", "small", 3, 130.0, 80.0, 1000, 1500, 0),
+    ]
+    report = Report(SMALL, ["stack-runtime"], {})
+    report.side_by_side(runs)
+    out = capsys.readouterr().out
+    assert "| small | stack-runtime | 130 | 100 | 1.50 | 1.20, 1.50, 1.62 | 7,500 | 1 |" in out
