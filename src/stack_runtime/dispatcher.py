@@ -174,7 +174,9 @@ def _log_invoked(envelope: Mapping[str, Any], options: Any) -> None:
         request_id.get(),
         trace_id.get(),
     )
-    log_info(kv_pairs(_INVOKED_KEYS, values))
+    # Before the function runs, so that a call that kills its process shows in the log:
+    # kept for one write with other lines only where the line outlives the process.
+    log_info(kv_pairs(_INVOKED_KEYS, values), later=True, survive=True)
 
 
 class Dispatcher:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import mmap
 import random
 import re
+import struct
 import sys
 import threading
 import time
@@ -35,6 +37,8 @@ __all__ = [
     "log_info",
     "safe_url",
     "configure_logging",
+    "KeptLines",
+    "keep_lines_in",
 ]
 
 logger = logging.getLogger("stack_runtime")
@@ -121,7 +125,7 @@ def safe_url(path: str, query: str) -> str:
     return path + "?" + _TOKEN_IN_QUERY.sub(r"\1***", query)
 
 
-def log_info(line: str, *, later: bool = False) -> None:
+def log_info(line: str, *, later: bool = False, survive: bool = False) -> None:
     """Log ``line`` at info level: for the lines every request writes.
 
     When the logger is set up as :func:`configure_logging` leaves it, the line
@@ -132,7 +136,9 @@ def log_info(line: str, *, later: bool = False) -> None:
     ``later``: on an event loop, the line may wait until the loop's next turn
     or the next line written, whichever comes first, so the lines of calls
     finishing together reach the stream in one write. Nothing written after it
-    overtakes it.
+    overtakes it. ``survive``: wait only where a line kept is not lost if the
+    process dies (a :class:`KeptLines` page, see :func:`keep_lines_in`);
+    elsewhere the line is written at once.
     """
     if not logger.isEnabledFor(logging.INFO):
         return
@@ -146,9 +152,68 @@ def log_info(line: str, *, later: bool = False) -> None:
             and len(handler.filters) == 1
             and handler.filters[0] is handler.context_filter
         ):  # nothing but this module changed the handler's filters and format
-            handler.write_info(line, later)
+            handler.write_info(line, later, survive)
             return
     logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
+
+
+class KeptLines:
+    """Log lines not written yet, in memory that outlives the process that keeps them.
+
+    An anonymous shared page made by gunicorn's master before it forks a
+    worker: the worker copies each line it keeps for a later write here, and
+    clears the page once they are written. If the worker dies first (a function
+    that calls ``os._exit``, a crash, a kill), the master writes what is left
+    (:meth:`take`). A line that does not fit is not kept: it is written at once.
+    """
+
+    SIZE = 64 * 1024
+    _LENGTH = struct.Struct("I")
+
+    def __init__(self) -> None:
+        self.page = mmap.mmap(-1, self.SIZE)
+        self.used = 0
+        """Bytes kept (in the process that keeps lines)."""
+
+    def put(self, data: bytes) -> bool:
+        """Keep ``data`` after the lines already kept; False when it does not fit."""
+        start = self._LENGTH.size + self.used
+        end = start + len(data)
+        if end > self.SIZE:
+            return False
+        self.page[start:end] = data
+        self.used += len(data)
+        self._LENGTH.pack_into(self.page, 0, self.used)
+        return True
+
+    def clear(self) -> None:
+        """The kept lines have been written."""
+        if self.used:
+            self.used = 0
+            self._LENGTH.pack_into(self.page, 0, 0)
+
+    def take(self) -> bytes:
+        """What the keeping process left unwritten (read by another process), now cleared."""
+        (used,) = self._LENGTH.unpack_from(self.page, 0)
+        used = min(used, self.SIZE - self._LENGTH.size)
+        data = self.page[self._LENGTH.size : self._LENGTH.size + used]
+        self._LENGTH.pack_into(self.page, 0, 0)
+        return data
+
+    def close(self) -> None:
+        """Release the page."""
+        self.page.close()
+
+
+def keep_lines_in(kept: KeptLines | None) -> None:
+    """Let this process's request lines wait in ``kept`` (``None``: write them at once).
+
+    Only lines logged with ``survive`` need it: they are kept for a later write
+    only while a page that outlives the process holds a copy.
+    """
+    for handler in logger.handlers:
+        if isinstance(handler, _LineHandler):
+            handler.kept = kept
 
 
 class _LineFormatter(logging.Formatter):
@@ -187,12 +252,14 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._pending: list[str] = []
         self._flush_scheduled = False
         self._loop: tuple[asyncio.AbstractEventLoop, int] | None = None
+        self.kept: KeptLines | None = None
+        """Where kept lines are copied, so that they outlive this process (see :class:`KeptLines`)."""
 
-    def write_info(self, line: str, later: bool = False) -> None:
+    def write_info(self, line: str, later: bool = False, survive: bool = False) -> None:
         """Write ``line`` as an info record formatted by this handler would read.
 
-        ``later``: keep it until the event loop's next turn or the next line (see
-        :func:`log_info`).
+        ``later``, ``survive``: keep it until the event loop's next turn or the
+        next line (see :func:`log_info`).
         """
         now = time.time()
         second, date = self.line_formatter.date
@@ -200,9 +267,10 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             second, date = self.line_formatter.date_of(now)
         text = f"{date},{int((now - second) * 1000):03d} INFO {line}\n"
         with self.lock:  # type: ignore[union-attr]
-            if later:
+            kept = self.kept
+            if later and (kept is not None or not survive):
                 loop = self._running_loop()
-                if loop is not None:
+                if loop is not None and (kept is None or kept.put(text.encode())):
                     self._pending.append(text)
                     if not self._flush_scheduled:
                         self._flush_scheduled = True
@@ -216,6 +284,8 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
                     stream.flush()
             except Exception:  # as logging does: a broken stream never fails a request
                 self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+            if kept is not None:
+                kept.clear()
 
     def _running_loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop running in this thread, if any.
@@ -244,13 +314,17 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def flush(self) -> None:
         """Write any kept lines, then flush the stream (at exit too: ``logging.shutdown``)."""
         with self.lock:  # type: ignore[union-attr]
-            kept = self._take_pending()
-            if kept:
+            pending = self._take_pending()
+            if pending:
                 try:
-                    self.stream.write(kept)
+                    self.stream.write(pending)
                 except Exception:
-                    self.handleError(logging.makeLogRecord({"msg": kept, "levelno": logging.INFO}))
+                    self.handleError(
+                        logging.makeLogRecord({"msg": pending, "levelno": logging.INFO})
+                    )
             super().flush()
+            if self.kept is not None:
+                self.kept.clear()
 
     def _write_pending(self) -> None:
         """Write the lines kept by ``later`` (on the event loop's next turn)."""

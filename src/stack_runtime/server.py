@@ -17,6 +17,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
 from .app import StackApp
+from .logs import KeptLines, kv, logger
 from .metrics import MetricsPortGuard, gunicorn_hooks
 from .settings import Settings
 from .state import HostState
@@ -25,8 +26,10 @@ __all__ = ["GunicornHost", "StackArbiter", "gunicorn_options"]
 
 
 def _note_birth(server: Any, worker: Any) -> None:
-    """gunicorn's ``pre_fork`` hook: remember the heartbeat file's time at birth."""
+    """gunicorn's ``pre_fork`` hook: remember the heartbeat file's time at birth, and
+    give the worker a page for the log lines it has not written yet (:class:`KeptLines`)."""
     worker.born = worker.tmp.last_update()
+    worker.kept_lines = KeptLines()
 
 
 class StackArbiter(Arbiter):  # type: ignore[misc]
@@ -42,6 +45,10 @@ class StackArbiter(Arbiter):  # type: ignore[misc]
     since birth) and then exits with one of those codes did not fail to boot:
     extension code called ``os._exit(3)``. That worker is replaced like any
     other that died.
+
+    A worker that is gone may have left log lines it kept for a later write
+    (:class:`~stack_runtime.logs.KeptLines`): the master writes them, then a
+    ``keptLinesWritten`` warning with the worker's pid.
     """
 
     def stop(self, graceful: bool = True) -> None:
@@ -52,9 +59,18 @@ class StackArbiter(Arbiter):  # type: ignore[misc]
         super().stop(graceful)
 
     def reap_workers(self) -> None:
+        before = dict(self.WORKERS)
+        try:
+            self._reap_workers(before)
+        finally:
+            for pid, worker in before.items():
+                if pid not in self.WORKERS:
+                    _write_kept_lines(worker)
+
+    def _reap_workers(self, before: dict[int, Any]) -> None:
         served = {
             pid
-            for pid, worker in self.WORKERS.items()
+            for pid, worker in before.items()
             if worker.tmp.last_update() != getattr(worker, "born", None)
         }
         try:
@@ -68,7 +84,20 @@ class StackArbiter(Arbiter):  # type: ignore[misc]
                 "A worker that had been serving exited with code %s; replacing it",
                 exc.exit_status,
             )
-            self.reap_workers()
+            self._reap_workers(dict(self.WORKERS))
+
+
+def _write_kept_lines(worker: Any) -> None:
+    """Write the log lines a worker that is gone had kept and not written (then free the page)."""
+    kept = getattr(worker, "kept_lines", None)
+    if not isinstance(kept, KeptLines):
+        return
+    lines = kept.take()
+    kept.close()
+    if lines:
+        sys.stderr.write(lines.decode("utf-8", "replace"))
+        sys.stderr.flush()
+        logger.warning(kv(logName="keptLinesWritten", pid=worker.pid, lines=lines.count(b"\n")))
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from uvicorn.config import Config
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from .logs import kv, logger
+from .logs import keep_lines_in, kv, logger
 from .pool import CallPool
 from .protocol import HttpProtocol
 from .state import HostState
@@ -242,6 +242,9 @@ class StackWorker(UvicornWorker):  # type: ignore[misc]
     async def _serve(self) -> None:
         app: _Host = self.wsgi
         self.config.app = app
+        # The master made this page before the fork (server.py): a line kept in it for a
+        # later write is written by the master if this worker dies first.
+        keep_lines_in(getattr(self, "kept_lines", None))
         metrics = getattr(app.dispatcher, "metrics", None)
         server = DrainingServer(
             self.config,

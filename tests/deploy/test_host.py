@@ -322,3 +322,41 @@ def test_the_image_command_and_healthcheck_work_when_run_directly(tmp_path: Path
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_line_of_a_call_that_kills_its_worker_is_in_the_log(tmp_path: Path) -> None:
+    """1. a function is called until it runs on the event loop's thread (its log lines then
+    wait for one write at the end of the loop's turn);
+    2. a call of it ends the worker process before that;
+    3. the host's log still has that call's callFunctionInvoked line, written by the master
+    from the page the worker kept it in, and a keptLinesWritten warning;
+    4. the replacement worker answers."""
+    (tmp_path / "records").mkdir()
+    host = Host("solo", tmp_path, workers=1)
+    host.start()
+    try:
+        for n in range(24):
+            assert _post(host.port, "exit_when_told", f"quick-{n}").status_code == 200
+        with pytest.raises(requests.ConnectionError):
+            requests.post(
+                f"http://127.0.0.1:{host.port}/function",
+                json={"diy": True, "function": "exit_when_told", "options": {"exit": True}},
+                headers={**AUTH, "traceid": "the-dying-call"},
+                timeout=60,
+            )
+        wait_until(lambda: "logName=keptLinesWritten" in host.log.read_text(), 30, "the master")
+        log = host.log.read_text()
+        invoked = [
+            line
+            for line in log.splitlines()
+            if "logName=callFunctionInvoked" in line and "traceId=the-dying-call" in line
+        ]
+        assert len(invoked) == 1, log[-3000:]
+        assert "function=exit_when_told" in invoked[0]
+        wait_until(
+            lambda: _post(host.port, "exit_when_told", "after").status_code == 200,
+            30,
+            "the replacement worker",
+        )
+    finally:
+        host.stop()

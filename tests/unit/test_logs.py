@@ -9,7 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from stack_runtime.logs import configure_logging, kv, log_info, logger, new_request_id
+from stack_runtime.logs import (
+    KeptLines,
+    configure_logging,
+    keep_lines_in,
+    kv,
+    log_info,
+    logger,
+    new_request_id,
+)
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) (.*)$")
 
@@ -231,3 +239,39 @@ def test_a_stream_without_flush_still_gets_its_lines(
     log_info("kept")
     assert target.text.endswith(" INFO kept\n")
     assert "Logging error" not in capsys.readouterr().err
+
+
+def test_a_line_that_must_survive_waits_only_while_a_kept_page_holds_it(
+    stream: io.StringIO,
+) -> None:
+    """1. without a page, a `survive` line is written at once, even on a loop;
+    2. with one, it waits like a `later` line, and the page holds a copy of what waits;
+    3. once written (the loop's next turn), the page is empty again;
+    4. another process reading the page while lines wait gets exactly them."""
+    import asyncio
+
+    handler = logger.handlers[0]
+    logger.handlers[:] = [handler]  # without pytest's capture handlers (the fixture restores them)
+    kept = KeptLines()
+
+    async def main() -> None:
+        log_info("invoked-1", later=True, survive=True)
+        assert [m for _, m in lines(stream)] == ["invoked-1"]
+        keep_lines_in(kept)
+        log_info("invoked-2", later=True, survive=True)
+        log_info("finished-2", later=True)
+        assert [m for _, m in lines(stream)] == ["invoked-1"]
+        copy = kept.page[: kept.SIZE]  # as the master would read it
+        await asyncio.sleep(0)
+        assert [m for _, m in lines(stream)] == ["invoked-1", "invoked-2", "finished-2"]
+        assert kept.take() == b""
+        held = KeptLines()
+        held.page[:] = copy
+        recovered = io.StringIO(held.take().decode())
+        assert [m for _, m in lines(recovered)] == ["invoked-2", "finished-2"]
+
+    try:
+        asyncio.run(main())
+    finally:
+        keep_lines_in(None)
+        kept.close()
