@@ -163,19 +163,6 @@ def _wrk_result(stdout: str, stderr: str) -> dict[str, Any]:
 
 
 def _wrk(
-    running: Running,
-    workload: Workload,
-    files: tuple[Path, Path],
-    token: str,
-    seconds: float,
-    core: int | None,
-) -> dict[str, Any]:
-    command = _wrk_command(running, workload, files, token, seconds, core)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300)
-    return _wrk_result(done.stdout, done.stderr)
-
-
-def _wrk_together(
     runnings: list[Running],
     workload: Workload,
     files: tuple[Path, Path],
@@ -183,7 +170,7 @@ def _wrk_together(
     seconds: float,
     core: int | None,
 ) -> list[dict[str, Any]]:
-    """One wrk per server, all started at once; their results in the same order."""
+    """One wrk per server in ``runnings``, all started at once; their results in that order."""
     started = [
         subprocess.Popen(
             _wrk_command(running, workload, files, token, seconds, core),
@@ -212,18 +199,21 @@ def _check(running: Running, files: tuple[Path, Path], token: str, when: str) ->
         )
 
 
-def _measure_contender(
-    contender: Contender,
-    workloads: list[Workload],
-    files: dict[str, tuple[Path, Path]],
-    args: argparse.Namespace,
-    round_no: int,
-    report: Report,
-) -> list[Measurement]:
+@dataclass(frozen=True)
+class _Plan:
+    """What every round runs: the workloads, their files, the options, where to report."""
+
+    workloads: list[Workload]
+    files: dict[str, tuple[Path, Path]]
+    args: argparse.Namespace
+    report: Report
+
+
+def _measure_contender(contender: Contender, plan: _Plan, round_no: int) -> list[Measurement]:
+    workloads, files, args, report = plan.workloads, plan.files, plan.args, plan.report
     server_core, load_core = _cores()
     token = secrets.token_urlsafe(24)
-    logs = args.scratch / "logs"
-    running = start(contender, server_core, token, logs)
+    running = start(contender, server_core, token, args.scratch / "logs")
     results = []
     try:
         running.wait_ready(files[workloads[0].name][0].read_bytes(), token)
@@ -232,12 +222,12 @@ def _measure_contender(
         for workload in workloads:
             pair = files[workload.name]
             _check(running, pair, token, "before")
-            _wrk(running, workload, pair, token, args.warmup, load_core)
+            _wrk([running], workload, pair, token, args.warmup, load_core)
             cores = [c for c in (server_core, load_core) if c is not None] or sorted(
                 os.sched_getaffinity(0)
             )
             sampler = Sampler(cores, running.pids)
-            raw = _wrk(running, workload, pair, token, args.duration, load_core)
+            (raw,) = _wrk([running], workload, pair, token, args.duration, load_core)
             busy = sampler.stop()
             _check(running, pair, token, "after")
             errors = _errors(raw)
@@ -263,31 +253,25 @@ def _measure_contender(
 
 
 def _side_by_side(
-    contender: Contender,
-    floor: Contender,
-    workloads: list[Workload],
-    files: dict[str, tuple[Path, Path]],
-    args: argparse.Namespace,
-    round_no: int,
-    report: Report,
+    contender: Contender, floor: Contender, plan: _Plan, round_no: int
 ) -> list[SideBySide]:
     """Serve ``contender`` and ``floor`` from the same core at once; CPU per call of each."""
+    workloads, files, args, report = plan.workloads, plan.files, plan.args, plan.report
     server_core, load_core = _cores()
     token = secrets.token_urlsafe(24)
-    logs = args.scratch / "logs"
     runnings: list[Running] = []
     results = []
     try:
         for started in (contender, floor):
-            runnings.append(start(started, server_core, token, logs))
+            runnings.append(start(started, server_core, token, args.scratch / "logs"))
             runnings[-1].wait_ready(files[workloads[0].name][0].read_bytes(), token)
         for workload in workloads:
             pair = files[workload.name]
             for running in runnings:
                 _check(running, pair, token, "before")
-            _wrk_together(runnings, workload, pair, token, args.warmup, load_core)
+            _wrk(runnings, workload, pair, token, args.warmup, load_core)
             before = [cpu_seconds(running.pids) for running in runnings]
-            raws = _wrk_together(runnings, workload, pair, token, args.duration, load_core)
+            raws = _wrk(runnings, workload, pair, token, args.duration, load_core)
             used = [cpu_seconds(r.pids) - b for r, b in zip(runnings, before, strict=True)]
             for running in runnings:
                 _check(running, pair, token, "after")
@@ -338,14 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     server_core, load_core = _cores()
     report = Report(workloads, [c.name for c in contenders], skipped)
     report.header(args, server_core, load_core, load_average())
+    plan = _Plan(workloads, files, args, report)
 
     measurements: list[Measurement] = []
     for round_no in range(args.rounds):
         shift = round_no % len(contenders)
         for contender in contenders[shift:] + contenders[:shift]:
-            measurements += _measure_contender(
-                contender, workloads, files, args, round_no + 1, report
-            )
+            measurements += _measure_contender(contender, plan, round_no + 1)
     report.summary(measurements, load_average())
 
     side: list[SideBySide] = []
@@ -354,9 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         partners = [c for c in contenders if c.name != FLOOR]
         for round_no in range(args.rounds):
             for contender in partners:
-                side += _side_by_side(
-                    contender, floor, workloads, files, args, round_no + 1, report
-                )
+                side += _side_by_side(contender, floor, plan, round_no + 1)
         report.side_by_side(side)
     if args.json:
         args.json.write_text(
