@@ -165,6 +165,8 @@ class KeptLines:
     clears the page once they are written. If the worker dies first (a function
     that calls ``os._exit``, a crash, a kill), the master writes what is left
     (:meth:`take`). A line that does not fit is not kept: it is written at once.
+    The page is cleared after the lines are written, so a worker that dies in
+    between has them written twice rather than not at all.
     """
 
     SIZE = 64 * 1024
