@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine, Iterable
+from contextvars import Token
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -109,10 +110,8 @@ class StackApp:
             await self.router(scope, receive, send)
             return
         started = time.perf_counter()
-        req_token = request_id.set(new_request_id())
         headers = dict(scope["headers"])
-        trace = headers.get(b"traceid")
-        trace_token = trace_id.set(trace.decode("latin-1") if trace else None)
+        context = _enter_request(headers)
         status = 500
         try:
             if scope["path"] == "/function":
@@ -134,8 +133,7 @@ class StackApp:
                 _log_finished(
                     scope["method"], scope["path"], scope["query_string"], status, started
                 )
-            request_id.reset(req_token)
-            trace_id.reset(trace_token)
+            _leave_request(context)
 
     # -- POST /function ----------------------------------------------------------------
 
@@ -180,10 +178,8 @@ class StackApp:
         awaited before the server shuts down.
         """
         started = time.perf_counter()
-        req_token = request_id.set(new_request_id())
         header_map = dict(headers)
-        trace = header_map.get(b"traceid")
-        trace_token = trace_id.set(trace.decode("latin-1") if trace else None)
+        context = _enter_request(header_map)
         try:
             try:
                 reply = self._before_body(header_map) or self._after_body(header_map, b"", raw)
@@ -198,8 +194,7 @@ class StackApp:
             # The task copies this context: the call's log lines keep their ids.
             return asyncio.get_running_loop().create_task(_answer_later(reply, respond, started))
         finally:
-            request_id.reset(req_token)
-            trace_id.reset(trace_token)
+            _leave_request(context)
 
     def _before_body(self, headers: dict[bytes, bytes]) -> Reply | None:
         """The reply to a call refused from its headers alone (too large, a wrong token)."""
@@ -329,6 +324,20 @@ async def _read_body(message: Message, receive: Receive) -> bytes:
             break
         message = await receive()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _enter_request(headers: dict[bytes, bytes]) -> tuple[Token[str | None], Token[str | None]]:
+    """Give a request its ``_reqId`` and integrator.io's ``traceid`` (context variables)."""
+    trace = headers.get(b"traceid")
+    return (
+        request_id.set(new_request_id()),
+        trace_id.set(trace.decode("latin-1") if trace else None),
+    )
+
+
+def _leave_request(context: tuple[Token[str | None], Token[str | None]]) -> None:
+    request_id.reset(context[0])
+    trace_id.reset(context[1])
 
 
 def _log_finished(method: str, path: str, query: bytes, status: int, started: float) -> None:

@@ -364,9 +364,11 @@ class Dispatcher:
             metrics.started(call.name)
         started = time.perf_counter()
         executor = self.executor
-        if call.is_async or not isinstance(executor, CallPool):
-            return self._settle(call, self._result(call), started)
-        if not executor.runs_inline(call.function):
+        if (
+            call.is_async
+            or not isinstance(executor, CallPool)
+            or not executor.runs_inline(call.function)
+        ):
             return self._settle(call, self._result(call), started)
         try:
             result = executor.call_inline(call.function, call.options)

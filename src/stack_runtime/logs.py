@@ -263,11 +263,7 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         ``later``, ``survive``: keep it until the event loop's next turn or the
         next line (see :func:`log_info`).
         """
-        now = time.time()
-        second, date = self.line_formatter.date
-        if int(now) != second:
-            second, date = self.line_formatter.date_of(now)
-        text = f"{date},{int((now - second) * 1000):03d} INFO {line}\n"
+        text = f"{self.line_formatter.stamp(time.time())} INFO {line}\n"
         with self.lock:  # type: ignore[union-attr]
             kept = self.kept
             if later and (kept is not None or not survive):

@@ -120,7 +120,9 @@ class HttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.stack_app = _stack_app(self.app, self.server[1] if self.server else None)
+        direct = not self.access_log and self.limit_concurrency is None
+        port = self.server[1] if self.server else None
+        self.stack_app = _stack_app(self.app, port) if direct else None
         self.answering = False
         """True while uvicorn's on_headers_complete runs for a request to answer directly."""
         self.waiting: RequestResponseCycle | None = None
@@ -139,9 +141,7 @@ class HttpProtocol(HttpToolsProtocol):
     def _can_answer(self) -> bool:
         if self.stack_app is None or self.url != b"/function" or self.expect_100_continue:
             return False
-        if self.parser.get_method() != b"POST" or self.limit_concurrency is not None:
-            return False
-        if self.access_log:
+        if self.parser.get_method() != b"POST":
             return False
         if self.cycle is not None and not self.cycle.response_complete:
             return False  # pipelined behind a response under way: uvicorn queues it

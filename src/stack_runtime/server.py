@@ -61,16 +61,16 @@ class StackArbiter(Arbiter):  # type: ignore[misc]
     def reap_workers(self) -> None:
         before = dict(self.WORKERS)
         try:
-            self._reap_workers(before)
+            self._reap_workers()
         finally:
             for pid, worker in before.items():
                 if pid not in self.WORKERS:
                     _write_kept_lines(worker)
 
-    def _reap_workers(self, before: dict[int, Any]) -> None:
+    def _reap_workers(self) -> None:
         served = {
             pid
-            for pid, worker in before.items()
+            for pid, worker in self.WORKERS.items()
             if worker.tmp.last_update() != getattr(worker, "born", None)
         }
         try:
@@ -84,7 +84,7 @@ class StackArbiter(Arbiter):  # type: ignore[misc]
                 "A worker that had been serving exited with code %s; replacing it",
                 exc.exit_status,
             )
-            self._reap_workers(dict(self.WORKERS))
+            self._reap_workers()
 
 
 def _write_kept_lines(worker: Any) -> None:
