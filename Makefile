@@ -14,7 +14,7 @@ export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 
 .PHONY: run serve test lint format bench clean
 
-$(STAMP): pyproject.toml src/stack_runtime/_plain.c src/stack_runtime/_lines.c
+$(STAMP): pyproject.toml src/stack_runtime/_plain.c src/stack_runtime/_lines.c src/stack_runtime/_request.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Token
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
@@ -164,11 +164,14 @@ class StackApp:
 
     def answer(
         self,
-        headers: Iterable[tuple[bytes, bytes]],
+        headers: Mapping[bytes, bytes],
         raw: bytes | bytearray,
         respond: Callable[[Reply], None],
     ) -> asyncio.Task[None] | None:
         """Answer ``POST /function`` (no query string) whose whole body is ``raw``, without ASGI.
+
+        ``headers`` maps the request's lower-cased header names to their values
+        (the last value of a repeated name, as ``dict`` of uvicorn's list gives).
 
         The same answer as through :meth:`__call__`, and the same log lines, for
         an HTTP protocol that has read the whole request itself
@@ -178,11 +181,10 @@ class StackApp:
         awaited before the server shuts down.
         """
         started = time.perf_counter()
-        header_map = dict(headers)
-        context = _enter_request(header_map)
+        context = _enter_request(headers)
         try:
             try:
-                reply = self._before_body(header_map) or self._after_body(header_map, b"", raw)
+                reply = self._before_body(headers) or self._after_body(headers, b"", raw)
             except Exception as exc:
                 reply = _failed_here(exc)
             if isinstance(reply, Reply):
@@ -196,7 +198,7 @@ class StackApp:
         finally:
             _leave_request(context)
 
-    def _before_body(self, headers: dict[bytes, bytes]) -> Reply | None:
+    def _before_body(self, headers: Mapping[bytes, bytes]) -> Reply | None:
         """The reply to a call refused from its headers alone (too large, a wrong token)."""
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
@@ -207,7 +209,7 @@ class StackApp:
         return None
 
     def _after_body(
-        self, headers: dict[bytes, bytes], query: bytes, raw: bytes | bytearray
+        self, headers: Mapping[bytes, bytes], query: bytes, raw: bytes | bytearray
     ) -> Reply | Coroutine[Any, Any, Reply]:
         """The reply to a call whose headers passed: now, or a coroutine that gives it."""
         envelope: Any = {}
@@ -326,7 +328,7 @@ async def _read_body(message: Message, receive: Receive) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _enter_request(headers: dict[bytes, bytes]) -> tuple[Token[str | None], Token[str | None]]:
+def _enter_request(headers: Mapping[bytes, bytes]) -> tuple[Token[str | None], Token[str | None]]:
     """Give a request its ``_reqId`` and integrator.io's ``traceid`` (context variables)."""
     trace = headers.get(b"traceid")
     return (

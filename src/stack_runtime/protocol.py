@@ -6,6 +6,9 @@ every request; on a small call that is about as much work as the call itself.
 :class:`HttpProtocol` hands a ``POST /function`` whose whole body it has read
 to :meth:`StackApp.answer <stack_runtime.app.StackApp.answer>` directly (see the
 class for when), and writes the reply as uvicorn would have, byte for byte.
+When one read brings exactly one such request in its plainest shape, even
+uvicorn's parser is skipped: ``_request.c`` reads it, and anything it does not
+read exactly as that parser would goes to the parser instead.
 
 uvicorn writes a response's status line and headers to the socket as soon as the
 app sends ``http.response.start``, then the body when it sends
@@ -21,6 +24,7 @@ Everything else is uvicorn's httptools protocol unchanged.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -33,6 +37,12 @@ from uvicorn.protocols.http.httptools_impl import (
 
 from .app import Reply, StackApp
 from .metrics import MetricsPortGuard
+
+_whole_post: Callable[[bytes], tuple[dict[bytes, bytes], bytes] | None] | None
+try:
+    from ._request import whole_post as _whole_post
+except ImportError:  # built without a C compiler: every request goes through uvicorn's parser
+    _whole_post = None
 
 __all__ = ["HttpProtocol", "ResponseWriter"]
 
@@ -116,6 +126,10 @@ class HttpProtocol(HttpToolsProtocol):
       answers within the same read. Everything uvicorn keeps per request (the
       cycle that shutdown, pipelining and keep-alive look at) is kept. While
       uvicorn writes an access log, every request goes through ASGI.
+    - Such a request that comes in one read, alone and in its plainest shape
+      (see ``_request.c``), while the parser is between requests, is read
+      without the parser and answered the same way; a cycle is made for it
+      only when its answer has to wait.
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -127,6 +141,26 @@ class HttpProtocol(HttpToolsProtocol):
         """True while uvicorn's on_headers_complete runs for a request to answer directly."""
         self.waiting: RequestResponseCycle | None = None
         """The cycle of a direct request whose body is still coming."""
+        self.between = True
+        """True while the parser has seen no part of a request it has not finished."""
+        self.whole = _whole_post if self.stack_app is not None else None
+
+    def data_received(self, data: bytes) -> None:
+        """Answer a whole plain ``POST /function`` at once, else parse ``data`` as uvicorn does."""
+        whole = self.whole
+        if whole is not None and self.between:
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete:
+                request = whole(data)
+                if request is not None:
+                    self._unset_keepalive_if_required()
+                    self._answer_whole(*request)
+                    return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self.between = False
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         """Start the request as uvicorn does, or get ready to answer it directly."""
@@ -162,6 +196,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         """The body is in: answer a direct request."""
+        self.between = True
         cycle = self.waiting
         if cycle is None or cycle is not self.cycle:
             super().on_message_complete()
@@ -170,27 +205,87 @@ class HttpProtocol(HttpToolsProtocol):
         cycle.more_body = False
         assert self.stack_app is not None
         task = self.stack_app.answer(
-            cycle.scope["headers"], cycle.body, lambda reply: self._respond(cycle, reply)
+            dict(cycle.scope["headers"]), cycle.body, lambda reply: self._respond(cycle, reply)
         )
         if task is not None:
             task.add_done_callback(self.tasks.discard)
             self.tasks.add(task)
 
-    def _respond(self, cycle: RequestResponseCycle, reply: Reply) -> None:
-        """Write ``reply`` as uvicorn would, head and body in one system call."""
-        if cycle.disconnected or cycle.response_complete:
+    def _answer_whole(self, headers: dict[bytes, bytes], body: bytes) -> None:
+        """Answer a request read by ``_request.c``: its cycle is made only if the answer waits."""
+        assert self.stack_app is not None
+        later: list[RequestResponseCycle] = []
+        task = self.stack_app.answer(
+            headers, body, lambda reply: self._respond(later[0] if later else None, reply)
+        )
+        if task is not None:
+            later.append(self._cycle_of_whole(headers))
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)
+
+    def _cycle_of_whole(self, headers: Mapping[bytes, bytes]) -> RequestResponseCycle:
+        """The cycle uvicorn would have made for a request read by ``_request.c`` (now current)."""
+        scope: Any = {
+            "type": "http",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": self.root_path,
+            "headers": list(headers.items()),
+            "state": self.app_state.copy(),
+            "method": "POST",
+            "path": self.root_path + "/function",
+            "raw_path": self.root_path.encode("ascii") + b"/function",
+            "query_string": b"",
+        }
+        cycle = self.cycle = RequestResponseCycle(
+            scope=scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            access_log=self.access_log,
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=False,
+            keep_alive=True,
+            on_response=self.on_response_complete,
+        )
+        cycle.more_body = False
+        return cycle
+
+    def _respond(self, cycle: RequestResponseCycle | None, reply: Reply) -> None:
+        """Write ``reply`` as uvicorn would, head and body in one system call.
+
+        ``cycle`` is None for a request read by ``_request.c`` and answered
+        before :meth:`data_received` returns (an HTTP/1.1 request without a
+        ``Connection`` header: kept alive).
+        """
+        if cycle is None:
+            default_headers, keep_alive = self.server_state.default_headers, True
+        elif cycle.disconnected or cycle.response_complete:
             return
+        else:
+            default_headers, keep_alive = cycle.default_headers, cycle.keep_alive
         head = [STATUS_LINE[reply.status]]
-        for name, value in (*cycle.default_headers, *reply.headers):
+        for name, value in (*default_headers, *reply.headers):
             if name == b"connection" and value.lower() == b"close":
-                cycle.keep_alive = False
+                keep_alive = False
             head += (name, b": ", value, b"\r\n")
-        if not cycle.keep_alive:
+        if not keep_alive:
             head.append(b"connection: close\r\n")
         head.append(b"\r\n")
         self.transport.writelines((b"".join(head), reply.body))
+        if cycle is None:
+            if not keep_alive:
+                self.transport.close()
+            self.on_response_complete()
+            return
+        cycle.keep_alive = keep_alive
         cycle.response_started = cycle.response_complete = True
         cycle.message_event.set()
-        if not cycle.keep_alive:
+        if not keep_alive:
             self.transport.close()
         cycle.on_response()

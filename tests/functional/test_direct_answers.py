@@ -2,10 +2,10 @@
 
 Two real uvicorn servers on loopback serve two hosts built from the same
 extensions: one reads requests with :class:`~stack_runtime.protocol.HttpProtocol`
-(which answers ``POST /function`` without ASGI when it can), the other with
-uvicorn's own httptools protocol (every request through ASGI). The same
-requests, sent as raw bytes, must get the same bytes back from both, but for
-the ``date`` header.
+(which answers ``POST /function`` without ASGI when it can, and reads the
+plainest whole ones without uvicorn's parser), the other with uvicorn's own
+httptools protocol (every request through ASGI). The same requests, sent as raw
+bytes, must get the same bytes back from both, but for the ``date`` header.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from stack_runtime.dispatcher import PreparedCall
 from stack_runtime.host import build_app
 from stack_runtime.metrics import MetricsPortGuard
 from stack_runtime.pool import CallPool
-from stack_runtime.protocol import HttpProtocol, _stack_app
+from stack_runtime.protocol import HttpProtocol, _stack_app, _whole_post
 from stack_runtime.settings import Settings
 
 EXTENSIONS = Path(__file__).parent.parent / "fixtures" / "protocol"
@@ -38,12 +38,13 @@ TOKEN = "direct-token"
 
 
 class Served:
-    """A host served by uvicorn in a thread; ``direct`` counts the calls answered without ASGI."""
+    """A host served by uvicorn in a thread; ``direct`` counts the calls answered without
+    ASGI, ``whole`` those of them read without uvicorn's parser."""
 
     def __init__(self, protocol: type[HttpToolsProtocol]) -> None:
         settings = Settings(extensions_dir=EXTENSIONS, call_timeout=5).with_tokens(TOKEN)
         self.app: StackApp = build_app(settings)
-        self.direct = 0
+        self.direct = self.whole = 0
         answer = self.app.answer
 
         def counted(*args: Any) -> Any:
@@ -51,6 +52,15 @@ class Served:
             return answer(*args)
 
         self.app.answer = counted  # type: ignore[method-assign,assignment]
+        if issubclass(protocol, HttpProtocol):
+            served = self
+
+            class Counting(protocol):  # type: ignore[valid-type,misc]
+                def _answer_whole(self, headers: dict[bytes, bytes], body: bytes) -> None:
+                    served.whole += 1
+                    super()._answer_whole(headers, body)
+
+            protocol = Counting
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.port: int = self.listener.getsockname()[1]
@@ -195,11 +205,59 @@ CASES: dict[str, Callable[[], tuple[tuple[bytes, ...], int]]] = {
         ),
         1,
     ),
-    "a body over 64 KiB": lambda: (
-        (post(call("echo", {"data": ["x" * 100_000]})),),
+    "a body over 64 KiB, in two packets": lambda: (
+        (
+            post(call("echo", {"data": ["x" * 100_000]}))[:50_000],
+            post(call("echo", {"data": ["x" * 100_000]}))[50_000:],
+        ),
         1,
     ),
+    # Read without uvicorn's parser, or left to it: the same answers either way.
+    "header names in capitals, values with inner spaces": lambda: (
+        (post(ECHO, headers={"Content-Type": "application/json", "X-Note": "a b  c"}),),
+        1,
+    ),
+    "a value after two spaces": lambda: ((raw_post(ECHO, b"x-note:  two"),), 1),
+    "a value with spaces after it": lambda: ((raw_post(ECHO, b"x-note: trailing  "),), 1),
+    "a value after a tab": lambda: ((raw_post(ECHO, b"x-note:\ttab"),), 1),
+    "a value straight after the colon": lambda: ((raw_post(ECHO, b"x-note:tight"),), 1),
+    "an empty value": lambda: ((raw_post(ECHO, b"x-note: "),), 1),
+    "a value in UTF-8": lambda: ((raw_post(ECHO, "x-note: café".encode()),), 1),
+    "a traceid header": lambda: ((raw_post(ECHO, b"traceid: abc-123"),), 1),
+    "a token in capitals": lambda: (
+        (post(ECHO).replace(b"authorization: Bearer", b"Authorization: BEARER"),),
+        1,
+    ),
+    "two Content-Length headers": lambda: ((raw_post(ECHO, b"content-length: 0"),), 1),
+    "a Content-Length with a leading zero": lambda: (
+        (post(ECHO).replace(b"content-length: ", b"content-length: 0"),),
+        1,
+    ),
+    "Connection: keep-alive": lambda: ((post(ECHO, headers={"connection": "keep-alive"}),) * 2, 2),
+    "Proxy-Connection: close": lambda: ((raw_post(ECHO, b"proxy-connection: close"),) * 2, 2),
+    "a space before the colon": lambda: ((raw_post(ECHO, b"x-note : spaced"),), 1),
+    "a header line ending in LF alone": lambda: (
+        (post(ECHO).replace(b"host: 127.0.0.1\r\n", b"host: 127.0.0.1\n"),),
+        1,
+    ),
+    "no Content-Length": lambda: (
+        (b"POST /function HTTP/1.1\r\nauthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n",),
+        1,
+    ),
+    "an empty body": lambda: ((post(None, body=b""),), 1),
+    "two requests in one packet": lambda: ((post(ECHO) + post(call("echo", {"data": [7]})),), 2),
+    "a request that ends too soon": lambda: ((post(ECHO)[:-1], b"}" + post(ECHO)), 2),
+    "POST /function/ and /functions": lambda: (
+        (post(ECHO, url="/function/"), post(ECHO, url="/functions")),
+        2,
+    ),
 }
+
+
+def raw_post(envelope: Any, header: bytes) -> bytes:
+    """A ``POST /function`` with ``header`` (a whole line, as it is sent) among its headers."""
+    request = post(envelope)
+    return request.replace(b"\r\n", b"\r\n" + header + b"\r\n", 1)
 
 
 def test_every_case_gets_the_same_bytes_with_or_without_asgi(
@@ -217,9 +275,14 @@ def test_every_case_gets_the_same_bytes_with_or_without_asgi(
         assert got == expected, name
         assert got, name
     assert through_asgi.direct == 0
-    # All but the query string, Expect, chunked and 64 KiB cases, and of the
-    # three pipelined calls only the first (the others queue behind it).
-    assert direct.direct == 20 + 16
+    # All but the query string, Expect, chunked, 64 KiB, two lengths, no length,
+    # space before the colon, bare LF and unknown path cases, and of the three
+    # pipelined calls only the first (the others queue behind it).
+    assert direct.direct == 20 + 34
+    # Of those, the ones that came whole, alone and in the plainest shape: the 20
+    # echoes, the 12 cases after them up to HTTP/1.0, and 5 of the header cases
+    # (none where _request.c was not built: they are answered directly all the same).
+    assert direct.whole == (20 + 17 if _whole_post is not None else 0)
     prepared = direct.app.dispatcher.prepare(ECHO)
     assert isinstance(prepared, PreparedCall)
     pool = direct.app.dispatcher.executor

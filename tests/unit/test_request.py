@@ -1,0 +1,160 @@
+"""``_request.c``: what it reads, it reads exactly as uvicorn's parser (httptools) does."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import httptools
+import pytest
+
+request = pytest.importorskip("stack_runtime._request")
+whole_post = request.whole_post
+
+BODY = b'{"diy":true,"type":"hook","function":"echo","options":{"data":[1]}}'
+PLAIN = (
+    b"POST /function HTTP/1.1\r\n"
+    b"Host: 127.0.0.1:8080\r\n"
+    b"Authorization: Bearer t0k3n\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n"
+    b"\r\n" + BODY
+)
+
+
+class Parsed:
+    """What httptools makes of some bytes, with uvicorn's lower-cased header names."""
+
+    def __init__(self, data: bytes) -> None:
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+        self.messages = 0
+        self.url = b""
+        self.error = False
+        parser = httptools.HttpRequestParser(self)
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.error = True
+        self.method = parser.get_method() if not self.error else b""
+        self.version = parser.get_http_version() if not self.error else ""
+        self.keep_alive = not self.error and parser.should_keep_alive()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+    def on_message_complete(self) -> None:
+        self.messages += 1
+
+
+def agrees(data: bytes) -> Any:
+    """``whole_post(data)``, checked against httptools when it reads the request."""
+    got = whole_post(data)
+    if got is not None:
+        headers, body = got
+        parsed = Parsed(data)
+        assert not parsed.error
+        assert (parsed.method, parsed.url, parsed.version) == (b"POST", b"/function", "1.1")
+        assert parsed.messages == 1 and parsed.keep_alive
+        assert headers == dict(parsed.headers)
+        assert body == parsed.body
+    return got
+
+
+def test_the_plainest_request_is_read() -> None:
+    headers, body = agrees(PLAIN)
+    assert headers == {
+        b"host": b"127.0.0.1:8080",
+        b"authorization": b"Bearer t0k3n",
+        b"content-type": b"application/json",
+        b"content-length": str(len(BODY)).encode(),
+    }
+    assert body == BODY
+
+
+def with_header(line: bytes) -> bytes:
+    return PLAIN.replace(b"\r\n", b"\r\n" + line + b"\r\n", 1)
+
+
+def many_headers(count: int) -> bytes:
+    """The plain request with headers added up to ``count`` in all."""
+    return PLAIN.replace(
+        b"\r\n", b"\r\n" + b"".join(b"X-N%d: v\r\n" % n for n in range(count - 4)), 1
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        PLAIN[:-1],  # the body not all there
+        PLAIN + b"x",  # more after it
+        PLAIN + PLAIN,  # two requests
+        PLAIN.replace(b"POST", b"post"),
+        PLAIN.replace(b"/function", b"/function?access_token=t"),
+        PLAIN.replace(b"/function", b"/function/"),
+        PLAIN.replace(b"HTTP/1.1", b"HTTP/1.0"),
+        PLAIN.replace(b"Content-Length: ", b"Content-Length: 0"),
+        PLAIN.replace(b"Content-Length: ", b"Content-Length: +"),
+        PLAIN.replace(b"Content-Length: " + str(len(BODY)).encode() + b"\r\n", b""),
+        with_header(b"Content-Length: 5"),
+        with_header(b"Transfer-Encoding: chunked"),
+        with_header(b"Connection: keep-alive"),
+        with_header(b"connection: close"),
+        with_header(b"Proxy-Connection: keep-alive"),
+        with_header(b"Upgrade: websocket"),
+        with_header(b"Expect: 100-continue"),
+        with_header(b"X-Note:tight"),
+        with_header(b"X-Note:\ttab"),
+        with_header(b"X-Note: trailing "),
+        with_header(b"X-Note: "),
+        with_header(b"X-Note: caf\xc3\xa9"),
+        with_header(b"X-Note: a\x00b"),
+        with_header(b"X-Note : spaced"),
+        with_header(b"X(Note): bad name"),
+        with_header(b"X-" + b"n" * 100 + b": long name"),
+        PLAIN.replace(b"\r\n", b"\n", 1),
+        PLAIN.replace(b"Host: 127.0.0.1:8080\r\n", b"Host: 127.0.0.1:8080\n"),
+        many_headers(101),
+    ],
+)
+def test_anything_else_is_left_to_the_parser(data: bytes) -> None:
+    assert whole_post(data) is None
+
+
+def test_only_bytes_are_read() -> None:
+    assert whole_post(bytearray(PLAIN)) is None
+    assert whole_post(memoryview(PLAIN)) is None
+
+
+def test_repeated_names_keep_the_last_value_and_100_headers_are_read() -> None:
+    headers, _ = agrees(with_header(b"X-Note: one\r\nx-note: two"))
+    assert headers[b"x-note"] == b"two"
+    headers, _ = agrees(many_headers(100))
+    assert len(headers) == 100
+
+
+def test_a_thousand_mutations_are_read_as_httptools_reads_them_or_not_at_all() -> None:
+    """Random bytes changed, added or removed around the plain request: whatever
+    ``whole_post`` still reads, httptools reads the same way (checked in ``agrees``)."""
+    rng = random.Random(20261128)
+    alphabet = b" \t\r\n:;,\x00\x7f\x80azAZ09-_/?=%+"
+    read = 0
+    for _ in range(1000):
+        data = bytearray(PLAIN)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(data) - len(BODY))  # in the request line or headers
+            kind = rng.randrange(3)
+            if kind == 0:
+                data[at] = rng.choice(alphabet)
+            elif kind == 1:
+                data.insert(at, rng.choice(alphabet))
+            else:
+                del data[at]
+        read += agrees(bytes(data)) is not None
+    assert read >= 100  # many mutations (in a header value, say) are still read
