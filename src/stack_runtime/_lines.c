@@ -1,4 +1,4 @@
-/* The key=value text of the per-request log lines (logs.kv_pairs), in C.
+/* The per-request log lines (logs.py), in C.
  *
  * kv_pairs(keys, values) joins "key=value" pairs with ", ", leaving out the
  * pairs whose value is None, for the usual values only: every value a str
@@ -6,9 +6,19 @@
  * For anything else it returns None, and logs.py builds the line in Python
  * (js_string for other types, control characters escaped); both give the
  * same text where both apply, which tests/unit/test_logs.py checks.
+ *
+ * info_line(line, now) is the line as the handler writes it: the local time
+ * of now (seconds since the epoch, as time.time() gives it) the way logging's
+ * default asctime reads, then " INFO ", the line and a newline.
+ *
+ * keep(page, text) copies text, UTF-8, after the lines a KeptLines page holds
+ * and updates the length at its start; False when it does not fit.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
 
 /* True when text holds a character below U+0020 or U+007F (what logs.py escapes). */
 static int
@@ -110,14 +120,115 @@ error:
     return NULL;
 }
 
+/* The last second formatted and its "YYYY-mm-dd HH:MM:SS" (one per process). */
+static long long date_second = -1;
+static char date_text[32];
+static size_t date_length;
+
+static PyObject *
+info_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *line, *text;
+    double now;
+    long long second;
+    int milliseconds;
+    char stamp[48];
+    Py_ssize_t stamp_length, line_length;
+    Py_UCS4 widest;
+
+    (void)module;
+    if (nargs != 2 || !PyUnicode_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "info_line(line, now) takes a str and a float");
+        return NULL;
+    }
+    line = args[0];
+    now = PyFloat_AsDouble(args[1]);
+    if (now == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!(now >= 0.0 && now < 253402300800.0)) { /* before 1970 or after 9999: not ours to read */
+        PyErr_SetString(PyExc_ValueError, "info_line: now out of range");
+        return NULL;
+    }
+    second = (long long)now;
+    /* int((created - second) * 1000), as logs.py computes it */
+    milliseconds = (int)((now - (double)second) * 1000.0);
+    if (second != date_second) {
+        time_t t = (time_t)second;
+        struct tm local;
+        if (localtime_r(&t, &local) == NULL) {
+            PyErr_SetString(PyExc_OSError, "info_line: localtime failed");
+            return NULL;
+        }
+        date_length = strftime(date_text, sizeof(date_text), "%Y-%m-%d %H:%M:%S", &local);
+        if (date_length == 0) {
+            PyErr_SetString(PyExc_ValueError, "info_line: strftime failed");
+            return NULL;
+        }
+        date_second = second;
+    }
+    stamp_length = snprintf(stamp, sizeof(stamp), "%s,%03d INFO ", date_text, milliseconds);
+    if (stamp_length <= 0 || stamp_length >= (Py_ssize_t)sizeof(stamp)) {
+        PyErr_SetString(PyExc_ValueError, "info_line: stamp too long");
+        return NULL;
+    }
+    line_length = PyUnicode_GET_LENGTH(line);
+    widest = PyUnicode_MAX_CHAR_VALUE(line);
+    text = PyUnicode_New(stamp_length + line_length + 1, widest < 127 ? 127 : widest);
+    if (text == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < stamp_length; i++)
+        PyUnicode_WRITE(PyUnicode_KIND(text), PyUnicode_DATA(text), i, (unsigned char)stamp[i]);
+    PyUnicode_CopyCharacters(text, stamp_length, line, 0, line_length);
+    PyUnicode_WRITE(PyUnicode_KIND(text), PyUnicode_DATA(text), stamp_length + line_length, '\n');
+    return text;
+}
+
+static PyObject *
+keep(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer page;
+    const char *data;
+    Py_ssize_t size;
+    uint32_t used;
+    int fits;
+
+    (void)module;
+    if (nargs != 2 || !PyUnicode_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "keep(page, text) takes a writable buffer and a str");
+        return NULL;
+    }
+    data = PyUnicode_AsUTF8AndSize(args[1], &size);
+    if (data == NULL)
+        return NULL;
+    if (PyObject_GetBuffer(args[0], &page, PyBUF_WRITABLE) < 0)
+        return NULL;
+    fits = 0;
+    if (page.len >= (Py_ssize_t)sizeof(used)) {
+        memcpy(&used, page.buf, sizeof(used));
+        if ((Py_ssize_t)used <= page.len - (Py_ssize_t)sizeof(used)
+            && size <= page.len - (Py_ssize_t)sizeof(used) - (Py_ssize_t)used) {
+            memcpy((char *)page.buf + sizeof(used) + used, data, (size_t)size);
+            used += (uint32_t)size;
+            memcpy(page.buf, &used, sizeof(used));
+            fits = 1;
+        }
+    }
+    PyBuffer_Release(&page);
+    return PyBool_FromLong(fits);
+}
+
 static PyMethodDef methods[] = {
     {"kv_pairs", (PyCFunction)(void (*)(void))kv_pairs, METH_FASTCALL,
      "kv_pairs(keys, values): 'k=v, k=v' for plain values, else None."},
+    {"info_line", (PyCFunction)(void (*)(void))info_line, METH_FASTCALL,
+     "info_line(line, now): the line as the handler writes it at now."},
+    {"keep", (PyCFunction)(void (*)(void))keep, METH_FASTCALL,
+     "keep(page, text): text added to a KeptLines page; False when it does not fit."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_lines", "The per-request log lines' text, in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_lines", "The per-request log lines, in C.", -1, methods,
 };
 
 PyMODINIT_FUNC

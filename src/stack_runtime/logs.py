@@ -95,13 +95,17 @@ def python_kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
 
 
 _c_kv_pairs: Callable[[tuple[str, ...], tuple[Any, ...]], str | None] | None
+_c_info_line: Callable[[str, float], str] | None
+_c_keep: Callable[[mmap.mmap, str], bool] | None
 try:
+    from ._lines import info_line as _c_info_line
+    from ._lines import keep as _c_keep
     from ._lines import kv_pairs as _c_kv_pairs
 except ImportError:  # built without a C compiler: Python builds every line
-    _c_kv_pairs = None
+    _c_kv_pairs = _c_info_line = _c_keep = None
 
 C_LINES = _c_kv_pairs is not None
-"""True when the usual log lines are built in C (``_lines.c`` was built)."""
+"""True when the usual log lines are built, stamped and kept in C (``_lines.c`` was built)."""
 
 
 def kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
@@ -174,25 +178,29 @@ class KeptLines:
 
     def __init__(self) -> None:
         self.page = mmap.mmap(-1, self.SIZE)
-        self.used = 0
-        """Bytes kept (in the process that keeps lines)."""
 
-    def put(self, data: bytes) -> bool:
-        """Keep ``data`` after the lines already kept; False when it does not fit."""
-        start = self._LENGTH.size + self.used
+    @property
+    def used(self) -> int:
+        """Bytes kept."""
+        return int(self._LENGTH.unpack_from(self.page, 0)[0])
+
+    def put(self, text: str) -> bool:
+        """Keep ``text`` (UTF-8) after the lines already kept; False when it does not fit."""
+        if _c_keep is not None:
+            return _c_keep(self.page, text)
+        data = text.encode()
+        used = self.used
+        start = self._LENGTH.size + used
         end = start + len(data)
         if end > self.SIZE:
             return False
         self.page[start:end] = data
-        self.used += len(data)
-        self._LENGTH.pack_into(self.page, 0, self.used)
+        self._LENGTH.pack_into(self.page, 0, used + len(data))
         return True
 
     def clear(self) -> None:
         """The kept lines have been written."""
-        if self.used:
-            self.used = 0
-            self._LENGTH.pack_into(self.page, 0, 0)
+        self._LENGTH.pack_into(self.page, 0, 0)
 
     def take(self) -> bytes:
         """What the keeping process left unwritten (read by another process), now cleared."""
@@ -238,6 +246,12 @@ class _LineFormatter(logging.Formatter):
         second, date = self.date_of(created)
         return f"{date},{int((created - second) * 1000):03d}"
 
+    def info_line(self, line: str, created: float) -> str:
+        """``line`` as an info record made at ``created`` reads, with its newline."""
+        if _c_info_line is not None and self.converter is time.localtime:
+            return _c_info_line(line, created)
+        return f"{self.stamp(created)} INFO {line}\n"
+
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return self.stamp(record.created)
 
@@ -263,12 +277,12 @@ class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         ``later``, ``survive``: keep it until the event loop's next turn or the
         next line (see :func:`log_info`).
         """
-        text = f"{self.line_formatter.stamp(time.time())} INFO {line}\n"
+        text = self.line_formatter.info_line(line, time.time())
         with self.lock:  # type: ignore[union-attr]
             kept = self.kept
             if later and (kept is not None or not survive):
                 loop = self._running_loop()
-                if loop is not None and (kept is None or kept.put(text.encode())):
+                if loop is not None and (kept is None or kept.put(text)):
                     self._pending.append(text)
                     if not self._flush_scheduled:
                         self._flush_scheduled = True

@@ -11,6 +11,9 @@ import pytest
 
 from stack_runtime.logs import (
     KeptLines,
+    _c_info_line,
+    _c_keep,
+    _LineFormatter,
     configure_logging,
     keep_lines_in,
     kv,
@@ -275,3 +278,40 @@ def test_a_line_that_must_survive_waits_only_while_a_kept_page_holds_it(
     finally:
         keep_lines_in(None)
         kept.close()
+
+
+@pytest.mark.skipif(_c_info_line is None, reason="_lines.c not built")
+def test_the_c_stamp_reads_as_the_python_one() -> None:
+    """Times across seconds, at their edges and in other years, and lines in any script:
+    the same text from ``_lines.c`` and from the formatter's Python stamp."""
+    import random
+    import time
+
+    assert _c_info_line is not None
+    formatter = _LineFormatter()
+    rng = random.Random(7)
+    now = time.time()
+    times = [now, float(int(now)), int(now) + 0.999, int(now) + 0.9999999, 0.0, 1e9 + 0.5]
+    times += [rng.uniform(0, 4e9) for _ in range(2000)]
+    for created in times:
+        for line in ("logName=reqFinished, statusCode=200", "función=café", "emoji=\U0001f600", ""):
+            assert _c_info_line(line, created) == f"{formatter.stamp(created)} INFO {line}\n"
+
+
+@pytest.mark.skipif(_c_keep is None, reason="_lines.c not built")
+def test_the_c_copy_into_a_kept_page_is_the_python_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same lines put on two pages, one by ``_lines.c``, one by Python: the same bytes,
+    and both refuse the line that does not fit."""
+    import stack_runtime.logs as logs
+
+    lines_to_keep = ["2026-01-01 00:00:00,000 INFO café\n", "x" * 40_000, "y" * 30_000, "z\n"]
+    pages = []
+    for c in (True, False):
+        if not c:
+            monkeypatch.setattr(logs, "_c_keep", None)
+        page = KeptLines()
+        fits = [page.put(text) for text in lines_to_keep]
+        pages.append((fits, page.used, page.take()))
+        page.close()
+    assert pages[0] == pages[1]
+    assert pages[0][0] == [True, True, False, True]
