@@ -120,7 +120,8 @@ class HttpProtocol(HttpToolsProtocol):
     - Response cycles write through a :class:`ResponseWriter`.
     - A ``POST /function`` whose body fits under uvicorn's read buffer limit
       (it has a ``Content-Length`` and no ``Expect: 100-continue``) and that
-      arrives while no other response is under way is answered by the
+      arrives while no other response is under way (and the client reads what
+      it is sent: the transport is not above its write limit) is answered by the
       :class:`~stack_runtime.app.StackApp` itself (:meth:`StackApp.answer`)
       once its body is in: no ASGI task, scope or messages, and an inline call
       answers within the same read. Everything uvicorn keeps per request (the
@@ -148,7 +149,7 @@ class HttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """Answer a whole plain ``POST /function`` at once, else parse ``data`` as uvicorn does."""
         whole = self.whole
-        if whole is not None and self.between:
+        if whole is not None and self.between and not self.flow.write_paused:
             cycle = self.cycle
             if cycle is None or cycle.response_complete:
                 request = whole(data)
@@ -174,6 +175,8 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _can_answer(self) -> bool:
         if self.stack_app is None or self.url != b"/function" or self.expect_100_continue:
+            return False
+        if self.flow.write_paused:  # the client is not reading: uvicorn waits for it to
             return False
         if self.parser.get_method() != b"POST":
             return False

@@ -376,3 +376,34 @@ def test_an_error_of_the_host_itself_is_a_json_500_either_way(
         )
         assert got[1].startswith(b"HTTP/1.1 200 OK\r\n")
     assert direct.direct == 4
+
+
+def test_a_client_that_reads_no_answers_gets_no_more_until_it_does(
+    both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1. a client sends 100 calls with 200 KB answers, one after the other, reading none;
+    2. meanwhile the host never holds more than a few answers for it: once the client's
+       buffers are full, the host waits for it, as uvicorn does, instead of answering on
+       into memory;
+    3. then the client reads, and gets all 100 answers, whole and in order."""
+    no_access_log(monkeypatch)
+    direct, _ = both
+    calls = 100
+    request = post(call("returnSized", {"length": 200_000}))
+    exchange(direct.port, *[request] * 20, count=20)  # now run inline, answered at once
+    with socket.create_connection(("127.0.0.1", direct.port), timeout=30) as conn:
+        sender = threading.Thread(target=lambda: [conn.sendall(request) for _ in range(calls)])
+        sender.start()
+        most = 0
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            for protocol in list(direct.server.server_state.connections):
+                if protocol.transport is not None:
+                    most = max(most, protocol.transport.get_write_buffer_size())
+            time.sleep(0.005)
+        answers = read_responses(conn, calls)
+        sender.join(10)
+    assert most < 1_000_000, most
+    assert len(answers) == calls
+    assert all(a.startswith(b"HTTP/1.1 200 OK\r\n") for a in answers)
+    assert all(a.endswith(b'"' + b"x" * 200_000 + b'"') for a in answers)
