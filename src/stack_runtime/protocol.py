@@ -114,6 +114,13 @@ def _stack_app(app: Any, port: int | None) -> StackApp | None:
     return app if isinstance(app, StackApp) else None
 
 
+def _header_lines(headers: list[tuple[bytes, bytes]]) -> tuple[object, bytes, bool]:
+    """``headers``, their ``name: value`` lines, and whether one is ``connection: close``."""
+    lines = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    closes = any(name == b"connection" and value.lower() == b"close" for name, value in headers)
+    return headers, lines, closes
+
+
 class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with two changes.
 
@@ -145,6 +152,8 @@ class HttpProtocol(HttpToolsProtocol):
         self.between = True
         """True while the parser has seen no part of a request it has not finished."""
         self.whole = _whole_post if self.stack_app is not None else None
+        self.defaults: tuple[object, bytes, bool] = (None, b"", False)
+        """uvicorn's default headers last written, as header lines, and whether they close."""
 
     def data_received(self, data: bytes) -> None:
         """Answer a whole plain ``POST /function`` at once, else parse ``data`` as uvicorn does."""
@@ -272,12 +281,16 @@ class HttpProtocol(HttpToolsProtocol):
             return
         else:
             default_headers, keep_alive = cycle.default_headers, cycle.keep_alive
-        head = [STATUS_LINE[reply.status]]
-        for name, value in (*default_headers, *reply.headers):
+        defaults = self.defaults
+        if defaults[0] is not default_headers:  # uvicorn makes a new list when the date changes
+            defaults = self.defaults = _header_lines(default_headers)
+        head = [STATUS_LINE[reply.status], defaults[1]]
+        for name, value in reply.headers:
             if name == b"connection" and value.lower() == b"close":
                 keep_alive = False
             head += (name, b": ", value, b"\r\n")
-        if not keep_alive:
+        if not keep_alive or defaults[2]:
+            keep_alive = False
             head.append(b"connection: close\r\n")
         head.append(b"\r\n")
         self.transport.writelines((b"".join(head), reply.body))
