@@ -9,10 +9,12 @@
  *
  * info_line(line, now) is the line as the handler writes it: the local time
  * of now (seconds since the epoch, as time.time() gives it) the way logging's
- * default asctime reads, then " INFO ", the line and a newline.
+ * default asctime reads, then " INFO ", the line and a newline; None for a
+ * time it does not read (before 1970, after 9999), which Python then stamps.
  *
  * keep(page, text) copies text, UTF-8, after the lines a KeptLines page holds
- * and updates the length at its start; False when it does not fit.
+ * and updates the length at its start; False when it does not fit or is not
+ * UTF-8.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -145,32 +147,26 @@ info_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     now = PyFloat_AsDouble(args[1]);
     if (now == -1.0 && PyErr_Occurred())
         return NULL;
-    if (!(now >= 0.0 && now < 253402300800.0)) { /* before 1970 or after 9999: not ours to read */
-        PyErr_SetString(PyExc_ValueError, "info_line: now out of range");
-        return NULL;
-    }
+    if (!(now >= 0.0 && now < 253402300800.0)) /* before 1970 or after 9999: Python's to read */
+        Py_RETURN_NONE;
     second = (long long)now;
     /* int((created - second) * 1000), as logs.py computes it */
     milliseconds = (int)((now - (double)second) * 1000.0);
     if (second != date_second) {
         time_t t = (time_t)second;
         struct tm local;
-        if (localtime_r(&t, &local) == NULL) {
-            PyErr_SetString(PyExc_OSError, "info_line: localtime failed");
-            return NULL;
-        }
+        if (localtime_r(&t, &local) == NULL)
+            Py_RETURN_NONE;
         date_length = strftime(date_text, sizeof(date_text), "%Y-%m-%d %H:%M:%S", &local);
         if (date_length == 0) {
-            PyErr_SetString(PyExc_ValueError, "info_line: strftime failed");
-            return NULL;
+            date_second = -1;
+            Py_RETURN_NONE;
         }
         date_second = second;
     }
     stamp_length = snprintf(stamp, sizeof(stamp), "%s,%03d INFO ", date_text, milliseconds);
-    if (stamp_length <= 0 || stamp_length >= (Py_ssize_t)sizeof(stamp)) {
-        PyErr_SetString(PyExc_ValueError, "info_line: stamp too long");
-        return NULL;
-    }
+    if (stamp_length <= 0 || stamp_length >= (Py_ssize_t)sizeof(stamp))
+        Py_RETURN_NONE;
     line_length = PyUnicode_GET_LENGTH(line);
     widest = PyUnicode_MAX_CHAR_VALUE(line);
     text = PyUnicode_New(stamp_length + line_length + 1, widest < 127 ? 127 : widest);
@@ -198,8 +194,10 @@ keep(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     data = PyUnicode_AsUTF8AndSize(args[1], &size);
-    if (data == NULL)
-        return NULL;
+    if (data == NULL) { /* not UTF-8 (a lone surrogate): not kept, written at once */
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
     if (PyObject_GetBuffer(args[0], &page, PyBUF_WRITABLE) < 0)
         return NULL;
     fits = 0;

@@ -95,7 +95,7 @@ def python_kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
 
 
 _c_kv_pairs: Callable[[tuple[str, ...], tuple[Any, ...]], str | None] | None
-_c_info_line: Callable[[str, float], str] | None
+_c_info_line: Callable[[str, float], str | None] | None
 _c_keep: Callable[[mmap.mmap, str], bool] | None
 try:
     from ._lines import info_line as _c_info_line
@@ -185,10 +185,14 @@ class KeptLines:
         return int(self._LENGTH.unpack_from(self.page, 0)[0])
 
     def put(self, text: str) -> bool:
-        """Keep ``text`` (UTF-8) after the lines already kept; False when it does not fit."""
+        """Keep ``text`` (UTF-8) after the lines already kept; False when it does not fit
+        (or has a lone surrogate: such a line is written at once)."""
         if _c_keep is not None:
             return _c_keep(self.page, text)
-        data = text.encode()
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:
+            return False
         used = self.used
         start = self._LENGTH.size + used
         end = start + len(data)
@@ -249,7 +253,9 @@ class _LineFormatter(logging.Formatter):
     def info_line(self, line: str, created: float) -> str:
         """``line`` as an info record made at ``created`` reads, with its newline."""
         if _c_info_line is not None and self.converter is time.localtime:
-            return _c_info_line(line, created)
+            text = _c_info_line(line, created)
+            if text is not None:
+                return text
         return f"{self.stamp(created)} INFO {line}\n"
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:

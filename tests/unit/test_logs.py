@@ -296,6 +296,8 @@ def test_the_c_stamp_reads_as_the_python_one() -> None:
     for created in times:
         for line in ("logName=reqFinished, statusCode=200", "función=café", "emoji=\U0001f600", ""):
             assert _c_info_line(line, created) == f"{formatter.stamp(created)} INFO {line}\n"
+    assert _c_info_line("x", -1.0) is None  # before 1970: left to Python
+    assert formatter.info_line("x", -1.0).endswith(" INFO x\n")
 
 
 @pytest.mark.skipif(_c_keep is None, reason="_lines.c not built")
@@ -305,6 +307,7 @@ def test_the_c_copy_into_a_kept_page_is_the_python_one(monkeypatch: pytest.Monke
     import stack_runtime.logs as logs
 
     lines_to_keep = ["2026-01-01 00:00:00,000 INFO café\n", "x" * 40_000, "y" * 30_000, "z\n"]
+    lines_to_keep.append("lone \ud800 surrogate\n")
     pages = []
     for c in (True, False):
         if not c:
@@ -314,4 +317,4 @@ def test_the_c_copy_into_a_kept_page_is_the_python_one(monkeypatch: pytest.Monke
         pages.append((fits, page.used, page.take()))
         page.close()
     assert pages[0] == pages[1]
-    assert pages[0][0] == [True, True, False, True]
+    assert pages[0][0] == [True, True, False, True, False]
