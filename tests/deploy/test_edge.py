@@ -13,8 +13,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from stack_runtime.protocol import HttpProtocol, _whole_post
+
+from ..functional.test_direct_answers import TOKEN as DIRECT_TOKEN
+from ..functional.test_direct_answers import Served, call, no_access_log
 from .stack import (
     AUTH,
+    Nginx,
     Stack,
     Stream,
     duplicates,
@@ -195,3 +200,36 @@ def test_slow_calls_do_not_hold_up_a_short_one(patient_stack: Stack, tmp_path: P
     assert sorted(answers) == sorted(e["options"]["id"] for e in envelopes)  # type: ignore[index]
     for call_id, answer in answers.items():
         assert answer.status_code == 200 and answer.json()["id"] == call_id
+
+
+def test_calls_through_nginx_come_whole_and_skip_uvicorns_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1. deploy/nginx.conf in front of a host served by uvicorn in this process with the
+    workers' HTTP protocol; 2. 40 calls through nginx, with and without a traceid, are
+    answered with what they sent; 3. the host read every one in one piece with ``_request.c``,
+    without uvicorn's parser (nginx sends the whole request in one write)."""
+    if _whole_post is None:
+        pytest.skip("_request.c not built")
+    no_access_log(monkeypatch)
+    with Served(HttpProtocol) as host:
+        nginx = Nginx([host])  # type: ignore[list-item]  # nginx needs only its port
+        nginx.start()
+        try:
+            with nginx.session() as session:
+                for n in range(40):
+                    envelope = call("echo", {"data": [{"n": n}], "_flowId": "f1"})
+                    answer = session.post(
+                        nginx.url + "/function",
+                        json=envelope,
+                        headers={
+                            "Authorization": f"Bearer {DIRECT_TOKEN}",
+                            **({"traceid": f"trace-{n}"} if n % 2 else {}),
+                        },
+                        timeout=10,
+                    )
+                    assert answer.status_code == 200, answer.text
+                    assert answer.json() == {"data": [{"n": n}], "_flowId": "f1"}
+        finally:
+            nginx.stop()
+    assert host.direct == host.whole == 40

@@ -392,7 +392,12 @@ def test_a_client_that_reads_no_answers_gets_no_more_until_it_does(
     request = post(call("returnSized", {"length": 200_000}))
     exchange(direct.port, *[request] * 20, count=20)  # now run inline, answered at once
     with socket.create_connection(("127.0.0.1", direct.port), timeout=30) as conn:
-        sender = threading.Thread(target=lambda: [conn.sendall(request) for _ in range(calls)])
+
+        def send_all() -> None:
+            for _ in range(calls):
+                conn.sendall(request)
+
+        sender = threading.Thread(target=send_all)
         sender.start()
         most = 0
         deadline = time.monotonic() + 1.5
