@@ -17,7 +17,15 @@ from pathlib import Path
 
 from .machine import children
 
-__all__ = ["BENCH", "Contender", "Running", "free_port", "node_reference", "python_contenders"]
+__all__ = [
+    "BENCH",
+    "Contender",
+    "Running",
+    "baseline",
+    "free_port",
+    "node_reference",
+    "python_contenders",
+]
 
 BENCH = Path(__file__).resolve().parent
 NODE_SOURCES = ("package.json", "server.js", "diy.js")
@@ -155,28 +163,32 @@ def floor_command(port: int) -> list[str]:
     ]
 
 
+def serve_command(port: int) -> list[str]:
+    """``stack-runtime serve`` with one worker on ``port``, on the benchmark's extensions."""
+    return [
+        sys.executable,
+        "-m",
+        "stack_runtime",
+        "serve",
+        "--workers",
+        "1",
+        "--extensions",
+        str(BENCH / "extensions"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
 def python_contenders() -> list[Contender]:
     """``stack-runtime serve`` with one worker, the floor under uvicorn, and the floor that
     logs (run only when asked for: ``--contenders ...,floor-logged``)."""
-    python = sys.executable
     return [
         Contender(
             "stack-runtime",
             "stack-runtime serve --workers 1 (gunicorn, one uvicorn worker, log level info)",
-            lambda port: [
-                python,
-                "-m",
-                "stack_runtime",
-                "serve",
-                "--workers",
-                "1",
-                "--extensions",
-                str(BENCH / "extensions"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            serve_command,
             forks_worker=True,
         ),
         Contender(
@@ -228,4 +240,63 @@ def node_reference(scratch: Path) -> Contender | str:
         "integrator-extension 0.3.12 behind Express 4.21 (body-parser 50 MB, express-winston)",
         lambda port: [node, "server.js"],
         cwd=folder,
+    )
+
+
+def baseline(revision: str, scratch: Path) -> Contender | str:
+    """``stack-runtime serve`` as it was at the git ``revision``, or why it cannot run.
+
+    The revision's files (``git archive``) are built into a wheel by pip (C
+    extensions too) and unpacked under ``scratch``, once per commit; the
+    contender runs them ahead of the installed project on ``PYTHONPATH``, with
+    this environment's dependencies.
+    """
+    root = BENCH.parent
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--short=12", f"{revision}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
+        return f"no commit {revision!r} in {root}: {found.stderr.strip()}"
+    commit = found.stdout.strip()
+    folder = scratch / "baseline" / commit
+    site = folder / "site"
+    if not (folder / ".built").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        tree, wheels = folder / "tree", folder / "wheels"
+        tree.mkdir(parents=True)
+        print(f"building stack-runtime at {commit} into {folder} (pip wheel) ...", flush=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=root, capture_output=True)
+        if archive.returncode != 0:
+            return f"git archive {commit} failed: {archive.stderr.decode().strip()[-500:]}"
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+        built = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if built.returncode != 0:
+            return f"pip wheel failed: {built.stderr.strip()[-500:]}"
+        for wheel in wheels.glob("*.whl"):
+            shutil.unpack_archive(wheel, site, "zip")
+        (folder / ".built").write_text(commit)
+    env = {"PYTHONPATH": str(site)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import stack_runtime; print(stack_runtime.__file__)"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    if not where.stdout.strip().startswith(str(site)):
+        return f"the build of {commit} is not the one Python imports: {where.stdout.strip()}"
+    return Contender(
+        f"stack-runtime@{commit}",
+        f"stack-runtime serve --workers 1 as at commit {commit}",
+        serve_command,
+        env=env,
+        forks_worker=True,
     )

@@ -22,7 +22,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .contenders import BENCH, Contender, Running, node_reference, python_contenders, start
+from .contenders import (
+    BENCH,
+    Contender,
+    Running,
+    baseline,
+    node_reference,
+    python_contenders,
+    start,
+)
 from .machine import Busy, Sampler, cpu_seconds, load_average, rss_bytes
 from .report import FLOOR, Report
 from .workloads import WORKLOADS, Workload, write_files
@@ -106,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path(tempfile.gettempdir()) / "stack-runtime-bench",
         help="folder for workload files, logs and the Node reference's npm install",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run stack-runtime as it was at this git revision (built with pip wheel "
+        "into the scratch folder, once per commit), to compare a change with the code before it",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
@@ -313,6 +327,12 @@ def main(argv: list[str] | None = None) -> int:
             skipped["node"] = node
         else:
             contenders.append(node)
+    if args.baseline:
+        before = baseline(args.baseline, args.scratch)
+        if isinstance(before, str):
+            print(f"--baseline: {before}", file=sys.stderr)
+            return 2
+        contenders.append(before)
     if not workloads or not contenders:
         print("nothing to run: check --workloads and --contenders", file=sys.stderr)
         return 2

@@ -160,3 +160,39 @@ def test_a_quick_run_side_by_side_measures_both_servers(tmp_path: Path) -> None:
     assert side["contender"] == "stack-runtime" and side["workload"] == "small"
     assert side["requests"] > 100 and side["floor_requests"] > 100 and side["bad"] == 0
     assert side["cpu_us"] > 0 and side["floor_cpu_us"] > 0
+
+
+def test_a_baseline_revision_is_built_and_measured_beside_the_others(tmp_path: Path) -> None:
+    """1. ``--baseline HEAD`` builds this checkout's last commit with pip into the scratch
+    folder; 2. a quick run on ``small`` measures it beside the floor, every answer right;
+    3. an unknown revision is refused with a message, before anything runs."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    commit = head.stdout.strip()
+    out = tmp_path / "bench.json"
+    common = [sys.executable, "-m", "bench", "--quick", "--workloads", "small"]
+    common += ["--contenders", "floor", "--scratch", str(tmp_path / "scratch")]
+    done = subprocess.run(
+        [*common, "--baseline", "HEAD", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"| small | stack-runtime@{commit} |" in done.stdout
+    (measured,) = [
+        m for m in json.loads(out.read_text())["measurements"] if m["contender"] != "floor"
+    ]
+    assert measured["contender"] == f"stack-runtime@{commit}"
+    assert measured["requests"] > 100 and measured["bad"] == 0
+    assert (tmp_path / "scratch" / "baseline" / commit / ".built").is_file()
+
+    refused = subprocess.run(
+        [*common, "--baseline", "no-such-revision"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert refused.returncode == 2
+    assert "--baseline: no commit 'no-such-revision'" in refused.stderr
