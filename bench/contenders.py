@@ -138,47 +138,24 @@ def start(contender: Contender, core: int | None, token: str, logs: Path) -> Run
     return Running(contender, process, port, log)
 
 
+def _on_loopback(module: str, port: int, *args: str) -> list[str]:
+    """``python -m module args...`` listening on ``127.0.0.1:port``."""
+    return [sys.executable, "-m", module, *args, "--host", "127.0.0.1", "--port", str(port)]
+
+
 def floor_command(port: int) -> list[str]:
     """The floor (``bench/floor.py``) under uvicorn on ``port``."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--app-dir",
-        str(BENCH),
-        "floor:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--http",
-        "httptools",
-        "--loop",
-        "uvloop",
-        "--no-access-log",
-        "--lifespan",
-        "off",
-        "--log-level",
-        "warning",
-    ]
+    options = ("--http", "httptools", "--loop", "uvloop", "--no-access-log", "--lifespan", "off")
+    return _on_loopback(
+        "uvicorn", port, "--app-dir", str(BENCH), "floor:app", *options, "--log-level", "warning"
+    )
 
 
 def serve_command(port: int) -> list[str]:
     """``stack-runtime serve`` with one worker on ``port``, on the benchmark's extensions."""
-    return [
-        sys.executable,
-        "-m",
-        "stack_runtime",
-        "serve",
-        "--workers",
-        "1",
-        "--extensions",
-        str(BENCH / "extensions"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    return _on_loopback(
+        "stack_runtime", port, "serve", "--workers", "1", "--extensions", str(BENCH / "extensions")
+    )
 
 
 def python_contenders() -> list[Contender]:
@@ -212,6 +189,14 @@ def _digest(folder: Path) -> str:
     return sha.hexdigest()
 
 
+def _failed(command: list[str], cwd: Path) -> str | None:
+    """Run a setup step (an install, a build) in ``cwd``: why it failed, or None."""
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900)
+    if done.returncode == 0:
+        return None
+    return f"{' '.join(command[:3])} ... failed: {done.stderr.strip()[-500:]}"
+
+
 def node_reference(scratch: Path) -> Contender | str:
     """The Node reference installed into ``scratch``, or why it cannot run."""
     node, npm = shutil.which("node"), shutil.which("npm")
@@ -225,15 +210,11 @@ def node_reference(scratch: Path) -> Contender | str:
         for name in NODE_SOURCES:
             shutil.copyfile(BENCH / "node" / name, folder / name)
         print(f"installing the Node reference into {folder} (npm install) ...", flush=True)
-        result = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--loglevel=error"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=900,
+        failed = _failed(
+            [npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--loglevel=error"], folder
         )
-        if result.returncode != 0:
-            return f"npm install failed: {result.stderr.strip()[-500:]}"
+        if failed:
+            return failed
         stamp.write_text(wanted)
     return Contender(
         "node",
@@ -272,15 +253,12 @@ def baseline(revision: str, scratch: Path) -> Contender | str:
         if archive.returncode != 0:
             return f"git archive {commit} failed: {archive.stderr.decode().strip()[-500:]}"
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-        built = subprocess.run(
+        failed = _failed(
             [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
-            cwd=tree,
-            capture_output=True,
-            text=True,
-            timeout=900,
+            tree,
         )
-        if built.returncode != 0:
-            return f"pip wheel failed: {built.stderr.strip()[-500:]}"
+        if failed:
+            return failed
         for wheel in wheels.glob("*.whl"):
             shutil.unpack_archive(wheel, site, "zip")
         (folder / ".built").write_text(commit)
