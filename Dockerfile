@@ -6,8 +6,8 @@
 #     -p 8080:8080 --stop-timeout 330 stack-runtime
 
 FROM python:3.11-slim AS build
-# A C compiler for the result check and the log lines (src/stack_runtime/_plain.c, _lines.c);
-# only this stage has it.
+# A C compiler for the result check, the log lines and the plainest requests
+# (src/stack_runtime/_plain.c, _lines.c, _request.c); only this stage has it.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -289,6 +289,14 @@ def test_every_case_gets_the_same_bytes_with_or_without_asgi(
     assert isinstance(pool, CallPool) and pool.runs_inline(prepared.function)
 
 
+def test_the_c_reader_of_plain_requests_is_built() -> None:
+    """The package builds ``_request.c``; without a C compiler every request goes through
+    uvicorn's parser (answered the same, more slowly)."""
+    assert _whole_post is not None, (
+        "stack_runtime._request is not built: install gcc, then pip install -e ."
+    )
+
+
 def test_a_direct_call_in_flight_when_the_server_stops_is_answered(
     both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
 ) -> None:

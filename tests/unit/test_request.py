@@ -8,8 +8,16 @@ from typing import Any
 import httptools
 import pytest
 
-request = pytest.importorskip("stack_runtime._request")
-whole_post = request.whole_post
+from stack_runtime.protocol import _whole_post
+
+pytestmark = pytest.mark.skipif(_whole_post is None, reason="_request.c not built")
+
+
+def whole_post(data: Any) -> Any:
+    """``_request.whole_post`` (the module is built when these tests run)."""
+    assert _whole_post is not None
+    return _whole_post(data)
+
 
 BODY = b'{"diy":true,"type":"hook","function":"echo","options":{"data":[1]}}'
 PLAIN = (
