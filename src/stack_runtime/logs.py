@@ -208,10 +208,9 @@ class KeptLines:
 
     def take(self) -> bytes:
         """What the keeping process left unwritten (read by another process), now cleared."""
-        (used,) = self._LENGTH.unpack_from(self.page, 0)
-        used = min(used, self.SIZE - self._LENGTH.size)
-        data = self.page[self._LENGTH.size : self._LENGTH.size + used]
-        self._LENGTH.pack_into(self.page, 0, 0)
+        start = self._LENGTH.size
+        data = self.page[start : start + min(self.used, self.SIZE - start)]
+        self.clear()
         return data
 
     def close(self) -> None:

@@ -158,15 +158,20 @@ class HttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """Answer a whole plain ``POST /function`` at once, else parse ``data`` as uvicorn does."""
         whole = self.whole
-        if whole is not None and self.between and not self.flow.write_paused:
-            cycle = self.cycle
-            if cycle is None or cycle.response_complete:
-                request = whole(data)
-                if request is not None:
-                    self._unset_keepalive_if_required()
-                    self._answer_whole(*request)
-                    return
+        if whole is not None and self.between and self._free():
+            request = whole(data)
+            if request is not None:
+                self._unset_keepalive_if_required()
+                self._answer_whole(*request)
+                return
         super().data_received(data)
+
+    def _free(self) -> bool:
+        """No response is under way, and the client reads what it is sent (the transport
+        is not above its write limit): a request may be answered directly. Otherwise
+        uvicorn queues it behind the response, or waits for the client."""
+        cycle = self.cycle
+        return not self.flow.write_paused and (cycle is None or cycle.response_complete)
 
     def on_message_begin(self) -> None:
         self.between = False
@@ -185,12 +190,8 @@ class HttpProtocol(HttpToolsProtocol):
     def _can_answer(self) -> bool:
         if self.stack_app is None or self.url != b"/function" or self.expect_100_continue:
             return False
-        if self.flow.write_paused:  # the client is not reading: uvicorn waits for it to
+        if self.parser.get_method() != b"POST" or not self._free():
             return False
-        if self.parser.get_method() != b"POST":
-            return False
-        if self.cycle is not None and not self.cycle.response_complete:
-            return False  # pipelined behind a response under way: uvicorn queues it
         length = None
         for name, value in self.headers:
             if name == b"content-length":
@@ -216,12 +217,11 @@ class HttpProtocol(HttpToolsProtocol):
         self.waiting = None
         cycle.more_body = False
         assert self.stack_app is not None
-        task = self.stack_app.answer(
-            dict(cycle.scope["headers"]), cycle.body, lambda reply: self._respond(cycle, reply)
+        self._track(
+            self.stack_app.answer(
+                dict(cycle.scope["headers"]), cycle.body, lambda reply: self._respond(cycle, reply)
+            )
         )
-        if task is not None:
-            task.add_done_callback(self.tasks.discard)
-            self.tasks.add(task)
 
     def _answer_whole(self, headers: dict[bytes, bytes], body: bytes) -> None:
         """Answer a request read by ``_request.c``: its cycle is made only if the answer waits."""
@@ -232,26 +232,25 @@ class HttpProtocol(HttpToolsProtocol):
         )
         if task is not None:
             later.append(self._cycle_of_whole(headers))
+            self._track(task)
+
+    def _track(self, task: asyncio.Task[None] | None) -> None:
+        """Count an answer that waits among the server's tasks, as uvicorn's ASGI tasks are
+        (shutdown waits for them)."""
+        if task is not None:
             task.add_done_callback(self.tasks.discard)
             self.tasks.add(task)
 
     def _cycle_of_whole(self, headers: Mapping[bytes, bytes]) -> RequestResponseCycle:
         """The cycle uvicorn would have made for a request read by ``_request.c`` (now current)."""
-        scope: Any = {
-            "type": "http",
-            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
-            "http_version": "1.1",
-            "server": self.server,
-            "client": self.client,
-            "scheme": self.scheme,
-            "root_path": self.root_path,
-            "headers": list(headers.items()),
-            "state": self.app_state.copy(),
-            "method": "POST",
-            "path": self.root_path + "/function",
-            "raw_path": self.root_path.encode("ascii") + b"/function",
-            "query_string": b"",
-        }
+        HttpToolsProtocol.on_message_begin(self)  # uvicorn's scope (the parser is not told)
+        self.url = b"/function"
+        self.headers.extend(headers.items())
+        scope = self.scope
+        scope["method"] = "POST"
+        scope["path"] = self.root_path + "/function"
+        scope["raw_path"] = self.root_path.encode("ascii") + b"/function"
+        scope["query_string"] = b""
         cycle = self.cycle = RequestResponseCycle(
             scope=scope,
             transport=self.transport,
