@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh clone:
 #   make run    start the local server on the bundled example extensions
 #   make test   run the test suite
-# Both create .venv and install the project into it first.
+# Both check the system packages first (scripts/install-system-deps: installs them with apt
+# as root, otherwise prints the command), then create .venv and install the project into it.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,9 +16,13 @@ export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 .PHONY: run serve test lint format bench clean
 
 $(STAMP): pyproject.toml src/stack_runtime/_plain.c src/stack_runtime/_lines.c src/stack_runtime/_request.c
+	PYTHON=$(PYTHON) scripts/install-system-deps build
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# The C modules are optional to pip (it installs without them); here they must be built.
+	@$(BIN)/python -c 'import stack_runtime._plain, stack_runtime._lines, stack_runtime._request' \
+	  || { echo 'the C modules were not built: see the pip output above' >&2; exit 1; }
 	touch $(STAMP)
 
 run: $(STAMP)  ## local dev server on ./extensions, reloads on change
@@ -26,7 +31,9 @@ run: $(STAMP)  ## local dev server on ./extensions, reloads on change
 serve: $(STAMP)  ## the production server (gunicorn + uvicorn workers) on ./extensions
 	$(BIN)/stack-runtime serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)  ## the whole test suite
+test:  ## the whole test suite (installs the system packages it needs first)
+	PYTHON=$(PYTHON) scripts/install-system-deps test
+	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff (lint and format check) and mypy --strict
@@ -38,8 +45,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests extensions bench
 	$(BIN)/ruff format src tests extensions bench
 
-bench: $(STAMP)  ## the benchmark (README, Performance); BENCH_ARGS=--quick to try it out
-	@command -v wrk >/dev/null || apt-get install -y wrk
+bench:  ## the benchmark (README, Performance); BENCH_ARGS=--quick to try it out
+	PYTHON=$(PYTHON) scripts/install-system-deps bench
+	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
