@@ -31,7 +31,7 @@ environment:
   {ENV["extensions_dir"]:<44} extensions folder (default ./extensions)
   {ENV["port"]:<44} port, when --port is not given (default 8080)
   {ENV["host"]:<44} address to listen on
-  {ENV["workers"]:<44} worker processes (default: one per CPU)
+  {ENV["workers"]:<44} worker processes (default: one per usable CPU)
   {ENV["threads"]:<44} threads per worker for def functions (default 64)
   {ENV["inline_calls"]:<44} false: never run def functions on the event loop (serve)
   {ENV["call_timeout"]:<44} seconds a call may run (default 300)
@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(serve)
     serve.add_argument(
-        "--workers", type=int, metavar="N", help="worker processes (default: one per CPU)"
+        "--workers", type=int, metavar="N", help="worker processes (default: one per usable CPU)"
     )
     serve.add_argument(
         "--threads", type=int, metavar="N", help="threads per worker for def functions (default 64)"

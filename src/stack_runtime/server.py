@@ -7,7 +7,6 @@ workers fork with the extensions already imported.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
 from .app import StackApp
+from .cpus import usable_cpus
 from .logs import KeptLines, kv, logger
 from .metrics import MetricsPortGuard, gunicorn_hooks
 from .settings import Settings
@@ -103,6 +103,8 @@ def _write_kept_lines(worker: Any) -> None:
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """gunicorn settings for a server stack host.
 
+    - ``workers``: ``--workers``, or one per CPU the process may use (its affinity and
+      its container's CPU quota: :func:`~stack_runtime.cpus.usable_cpus`).
     - ``keepalive`` 301 s: idle connections outlive a load balancer's (nginx's
       upstream keep-alive is the shorter one), as in the reference.
     - ``graceful_timeout``: a drain waits for the longest call (``call_timeout``)
@@ -112,7 +114,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     - the worker class drains without losing calls (:mod:`stack_runtime.worker`).
     - ``--metrics-port`` adds a second listening address for ``GET /metrics``.
     """
-    workers = settings.workers or os.cpu_count() or 1
+    workers = settings.workers or usable_cpus()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     bind = [f"{host}:{settings.port}"]
     if settings.metrics_port:
