@@ -280,6 +280,12 @@ def read_only_host(tmp_path: Path, container: dict[str, Any]) -> Iterator[dict[s
     missing = [tool for tool in ("unshare", "setpriv", "mount") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"needs util-linux's {', '.join(missing)}")
+    mounts = "mount --make-rprivate / && mount -o remount,bind,ro / && mount -t tmpfs tmpfs /tmp"
+    tried = subprocess.run(
+        [*UNSHARE, "sh", "-c", mounts], capture_output=True, text=True, check=False, timeout=30
+    )
+    if tried.returncode != 0:  # a container without CAP_SYS_ADMIN, say
+        pytest.skip(f"cannot make a read-only mount namespace here: {tried.stderr.strip()}")
     user = _objects()["Deployment"]["spec"]["template"]["spec"]["securityContext"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STACK_", "INTEGRATOR_"))}
     env.update(_plain_env(container))
