@@ -34,6 +34,7 @@ environment:
   {ENV["workers"]:<44} worker processes (default: one per usable CPU)
   {ENV["threads"]:<44} threads per worker for def functions (default 64)
   {ENV["inline_calls"]:<44} false: never run def functions on the event loop (serve)
+  {ENV["direct_path"]:<44} false: read every request with plain uvicorn
   {ENV["call_timeout"]:<44} seconds a call may run (default 300)
   {ENV["log_level"]:<44} debug, info, warning or error (default info)
   {ENV["metrics_port"]:<44} port that serves GET /metrics without the token (serve)
@@ -55,6 +56,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--call-timeout", type=float, metavar="SECONDS", help="per-call limit (default 300)"
     )
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--direct-path",
+        action=argparse.BooleanOptionalAction,
+        help="answer POST /function in the HTTP protocol itself, the plainest requests read "
+        "in C, without ASGI; --no-direct-path reads and answers every request with uvicorn's "
+        "own httptools protocol, as a fallback (default: on)",
+    )
 
 
 def _drain_flags(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +153,7 @@ def _settings(args: argparse.Namespace, defaults: Settings | None = None, **extr
         "port": args.port,
         "call_timeout": args.call_timeout,
         "log_level": args.log_level,
+        "direct_path": args.direct_path,
         **extra,
     }
     return load_settings(flags, defaults=defaults)

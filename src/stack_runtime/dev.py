@@ -34,7 +34,7 @@ from .errors import CallFailure, ErrorItem
 from .jsvalues import truthy
 from .loader import ExtensionLoadError, Extensions, load_extensions
 from .logs import logger
-from .protocol import HttpProtocol
+from .protocol import http_protocol
 from .readable import configure_readable_logging
 from .settings import Settings
 
@@ -187,7 +187,7 @@ class DevServer:
             log_level="warning",
             access_log=False,
             timeout_keep_alive=self.settings.keepalive,
-            http=HttpProtocol,  # as serve's workers read requests
+            http=http_protocol(self.settings.direct_path),  # as serve's workers
         )
         server = uvicorn.Server(config)
         stop = asyncio.Event()

@@ -2,8 +2,9 @@
 
 Per function and outcome: ``stack_runtime_calls_total``,
 ``stack_runtime_call_errors_total``, the ``stack_runtime_call_duration_seconds``
-histogram, and ``stack_runtime_calls_in_flight``. Envelopes refused before a
-function was resolved count as ``function=""``, ``outcome="rejected"``.
+histogram, and ``stack_runtime_calls_in_flight``. Envelopes refused before a function
+was resolved count as ``function=""``, ``outcome="rejected"``. Per reader, the requests
+answered by the direct path: ``stack_runtime_direct_requests_total`` (``protocol.py``).
 
 Under ``stack-runtime serve`` every worker process writes its numbers to files
 in a directory of its own host (prometheus-client's multiprocess mode), and
@@ -126,6 +127,15 @@ class CallMetrics:
             registry=own,
             multiprocess_mode="livesum",
         )
+        self.direct_requests = Counter(
+            "stack_runtime_direct_requests",
+            "POST /function requests the HTTP protocol answered itself, without ASGI (the "
+            "direct path), by what read them: c (_request.c) or httptools (uvicorn's parser).",
+            ("reader",),
+            registry=own,
+        )
+        self.direct = [0, 0]
+        """Direct requests not yet flushed, [httptools, c]: the HTTP protocol adds to them."""
         self._registry = own
         self._pending: dict[tuple[str, str], list[float]] = {}
         """(function, outcome) -> [calls, seconds, calls per bucket...] not yet flushed."""
@@ -166,6 +176,11 @@ class CallMetrics:
             for index, count in enumerate(record[2:]):
                 if count:
                     child._buckets[index].inc(count)
+        direct = self.direct
+        for index, reader in enumerate(("httptools", "c")):
+            if direct[index]:
+                self.direct_requests.labels(reader).inc(direct[index])
+                direct[index] = 0
         shown = self._shown
         for function, count in list(self._running.items()):
             if shown.get(function) != count:

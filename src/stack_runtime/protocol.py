@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any
+from importlib.metadata import version
+from typing import Any, NamedTuple
 
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
@@ -36,7 +37,8 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from .app import Reply, StackApp
-from .metrics import MetricsPortGuard
+from .logs import kv, logger
+from .metrics import CallMetrics, MetricsPortGuard
 
 _whole_post: Callable[[bytes], tuple[dict[bytes, bytes], bytes] | None] | None
 try:
@@ -44,7 +46,95 @@ try:
 except ImportError:  # built without a C compiler: every request goes through uvicorn's parser
     _whole_post = None
 
-__all__ = ["HttpProtocol", "ResponseWriter"]
+__all__ = ["REVIEWED", "HttpProtocol", "Reviewed", "ResponseWriter", "http_protocol"]
+
+
+class Reviewed(NamedTuple):
+    """The uvicorn and httptools whose request checks the direct path was read against."""
+
+    uvicorn: str
+    httptools: str
+    sources: Mapping[str, str]
+    """sha256 (first 16 hex digits) of the source of each uvicorn method the direct path
+    stands in for, by ``Class.method`` of ``uvicorn.protocols.http.httptools_impl``."""
+
+    def installed(self) -> bool:
+        """Whether the uvicorn and httptools installed are the versions reviewed."""
+        return (version("uvicorn"), version("httptools")) == (self.uvicorn, self.httptools)
+
+
+REVIEWED = Reviewed(
+    uvicorn="0.54.0",
+    httptools="0.9.0",
+    sources={
+        "HttpToolsProtocol.__init__": "4f08999410347141",
+        "HttpToolsProtocol.data_received": "010a7ae59a5d3b1a",
+        "HttpToolsProtocol.on_message_begin": "96d377fdc7c2baef",
+        "HttpToolsProtocol.on_url": "37be44e962b04ca8",
+        "HttpToolsProtocol.on_header": "65d62c044f61fdbd",
+        "HttpToolsProtocol.on_headers_complete": "1ea8589acfad92d8",
+        "HttpToolsProtocol.on_body": "dba9c32aeba35b6a",
+        "HttpToolsProtocol.on_message_complete": "1fbad42dc31fc01f",
+        "HttpToolsProtocol.send_400_response": "ae5a4a3782b646fd",
+        "RequestResponseCycle.send": "abdd8601b326a8da",
+    },
+)
+"""The versions (and uvicorn's sources) the direct path mirrors; on any other installed
+version the workers read every request with uvicorn's own protocol (:func:`http_protocol`),
+and ``tests/unit/test_reviewed.py`` fails until this is brought up to date.
+
+The direct path answers a ``POST /function`` without uvicorn's ``data_received`` parsing
+it (``_request.c`` reads it) or without its ``on_headers_complete`` starting an ASGI task.
+What uvicorn checks there, and how the direct path does the same:
+
+``HttpToolsProtocol.__init__``
+    httptools' parser with ``lenient_data_after_close``. ``_request.c`` reads no request
+    with anything after its body, nor with a ``Connection`` header.
+``data_received``
+    Cancels the keep-alive timer: so does :meth:`HttpProtocol.data_received` before a
+    request read in C is answered. A parser error gets ``send_400_response``: ``_request.c``
+    reads only requests httptools parses without error (the parser differential fuzz,
+    ``tests/fuzz``), and leaves anything else to the parser from its first byte. Direct
+    answers to the requests before the error in the same read are dropped, as uvicorn's
+    ASGI tasks for them never write before its 400 (:meth:`HttpProtocol.data_received`).
+    ``HttpParserUpgrade``: ``_request.c`` refuses ``Upgrade`` and ``Connection`` headers;
+    the parsed direct path refuses ``Upgrade``.
+``on_message_begin``
+    A fresh scope, URL, header list and ``expect_100_continue``: a request read in C whose
+    answer waits gets them from this very method (``_cycle_of_whole``).
+``on_url``
+    The URL in pieces: ``_request.c`` reads only the exact target ``/function`` (no query,
+    fragment, escape or absolute form); the parsed direct path only a URL of ``/function``.
+``on_header``
+    Lower-cases the name (ASCII), notes ``Expect: 100-continue``, keeps every header in
+    order, without a limit on their count. ``_request.c`` lower-cases names the same way,
+    refuses any ``Expect``, reads at most 100 headers (more go to the parser), and hands
+    :meth:`StackApp.answer` the ``dict`` of the list (the last of a repeated name wins),
+    as the parsed direct path does; it reads values as sent, and no value with a space
+    before or after it, so trimming cannot differ. The parsed direct path refuses a
+    request that expects ``100-continue``.
+``on_headers_complete``
+    HTTP version (``_request.c``: ``HTTP/1.1`` only), method (``POST`` only), upgrade
+    (refused), path and query from ``httptools.parse_url`` (``/function``, empty), the
+    ``limit_concurrency`` 503 (the direct path is off while it is set, or while uvicorn
+    writes an access log), keep-alive (HTTP/1.1 without ``Connection``: kept alive), and
+    pipelining: a request that comes while a response is under way is queued, so the
+    direct path answers only while none is (``HttpProtocol._free``).
+``on_body``, ``on_message_complete``
+    The body by ``Content-Length`` (``_request.c``: one length of digits, no
+    ``Transfer-Encoding``, the whole body and nothing after it in one read; the parsed
+    direct path: a length up to uvicorn's read buffer limit, where uvicorn pauses reading).
+``send_400_response``
+    The answer to a parser error: sent by uvicorn's own ``data_received`` in either path.
+``RequestResponseCycle.send``
+    How a response is written (status line, default headers, the app's headers,
+    ``connection: close`` when not kept alive): :meth:`HttpProtocol._respond` writes the
+    same bytes (the stream differential and ``tests/functional/test_direct_answers.py``).
+
+httptools 0.9.0 (llhttp): what ``_request.c`` reads is a strict subset of what it reads,
+read field by field the same way (method, path, headers, body, accepted or refused), as
+the differential fuzz in ``tests/fuzz`` checks under AddressSanitizer and UBSan.
+"""
 
 _HEAD = b"HTTP/1.1 "
 _CONTINUE = b"HTTP/1.1 100 "
@@ -154,24 +244,61 @@ class HttpProtocol(HttpToolsProtocol):
         self.whole = _whole_post if self.stack_app is not None else None
         self.defaults: tuple[object, bytes, bool] = (None, b"", False)
         """uvicorn's default headers last written, as header lines, and whether they close."""
+        self.held: list[bytes] | None = None
+        """While uvicorn's parser reads one packet: the direct answers written meanwhile."""
+        self.held_bytes = 0
+        self.held_close = False
+        """One of the answers held closes the connection (so no other is answered directly)."""
+        metrics = getattr(self.stack_app, "dispatcher", None)
+        metrics = getattr(metrics, "metrics", None)
+        self.counted = metrics.direct if isinstance(metrics, CallMetrics) else [0, 0]
+        """Requests answered directly, not yet in the metrics: [parsed by httptools, read in C]."""
 
     def data_received(self, data: bytes) -> None:
-        """Answer a whole plain ``POST /function`` at once, else parse ``data`` as uvicorn does."""
+        """Answer a whole plain ``POST /function`` at once, else parse ``data`` as uvicorn does.
+
+        The direct answers to requests the parser finds in ``data`` are held until it has
+        read all of it, and written then: if the parser fails on a later request in
+        ``data``, they are dropped, and the client gets only uvicorn's 400 (as from uvicorn,
+        whose ASGI tasks for those requests cannot write before that 400 closes the
+        connection).
+        """
         whole = self.whole
-        if whole is not None and self.between and self._free():
+        if whole is None:
+            super().data_received(data)
+            return
+        if self.between and self._free():
             request = whole(data)
             if request is not None:
                 self._unset_keepalive_if_required()
+                self.counted[1] += 1
                 self._answer_whole(*request)
                 return
-        super().data_received(data)
+        held: list[bytes] = []
+        self.held = held
+        try:
+            super().data_received(data)
+        finally:
+            self.held = None
+            self.held_bytes = 0
+        if held and not self.transport.is_closing():
+            self.transport.writelines(held)
+        if self.held_close:
+            self.held_close = False
+            self.transport.close()
 
     def _free(self) -> bool:
         """No response is under way, and the client reads what it is sent (the transport
-        is not above its write limit): a request may be answered directly. Otherwise
-        uvicorn queues it behind the response, or waits for the client."""
+        is not above its write limit, and the answers held while this packet is parsed
+        are not either): a request may be answered directly. Otherwise uvicorn queues it
+        behind the response, or waits for the client."""
         cycle = self.cycle
-        return not self.flow.write_paused and (cycle is None or cycle.response_complete)
+        return (
+            not self.flow.write_paused
+            and self.held_bytes <= HIGH_WATER_LIMIT
+            and not self.held_close
+            and (cycle is None or cycle.response_complete)
+        )
 
     def on_message_begin(self) -> None:
         self.between = False
@@ -216,6 +343,7 @@ class HttpProtocol(HttpToolsProtocol):
             return
         self.waiting = None
         cycle.more_body = False
+        self.counted[0] += 1
         assert self.stack_app is not None
         self._track(
             self.stack_app.answer(
@@ -292,15 +420,46 @@ class HttpProtocol(HttpToolsProtocol):
             keep_alive = False
             head.append(b"connection: close\r\n")
         head.append(b"\r\n")
-        self.transport.writelines((b"".join(head), reply.body))
+        held = self.held
+        close = not keep_alive
+        if held is None:
+            self.transport.writelines((b"".join(head), reply.body))
+        else:  # written (and the connection closed) once the parser has read the packet
+            held += (b"".join(head), reply.body)
+            self.held_bytes += len(held[-2]) + len(reply.body)
+            self.held_close |= close
+            close = False
         if cycle is None:
-            if not keep_alive:
+            if close:
                 self.transport.close()
             self.on_response_complete()
             return
         cycle.keep_alive = keep_alive
         cycle.response_started = cycle.response_complete = True
         cycle.message_event.set()
-        if not keep_alive:
+        if close:
             self.transport.close()
         cycle.on_response()
+
+
+def http_protocol(direct_path: bool = True) -> type[HttpToolsProtocol]:
+    """The protocol a server reads requests with: :class:`HttpProtocol` (the direct path).
+
+    uvicorn's own ``HttpToolsProtocol`` instead, every request parsed by httptools and
+    answered through ASGI, when ``direct_path`` is false (``--no-direct-path``,
+    ``STACK_DIRECT_PATH=false``), or when the uvicorn or httptools installed is not the
+    version :data:`REVIEWED` (then logged as ``directPathOff``).
+    """
+    if not direct_path:
+        return HttpToolsProtocol
+    if not REVIEWED.installed():
+        logger.warning(
+            kv(
+                logName="directPathOff",
+                uvicorn=version("uvicorn"),
+                httptools=version("httptools"),
+                reviewed=f"uvicorn {REVIEWED.uvicorn}, httptools {REVIEWED.httptools}",
+            )
+        )
+        return HttpToolsProtocol
+    return HttpProtocol

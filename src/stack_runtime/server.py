@@ -144,6 +144,8 @@ class GunicornHost(BaseApplication):  # type: ignore[misc]
     """
 
     def __init__(self, app: StackApp, settings: Settings, metrics_dir: Path | None = None) -> None:
+        self.settings = settings
+        """Read by the workers (:class:`~stack_runtime.worker.StackWorker`)."""
         self.application: StackApp | MetricsPortGuard = app
         if settings.metrics_port:
             self.application = MetricsPortGuard(app, settings.metrics_port)

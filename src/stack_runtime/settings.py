@@ -30,6 +30,7 @@ ENV: Mapping[str, str] = {
     "workers": "STACK_WORKERS",
     "threads": "STACK_THREADS",
     "inline_calls": "STACK_INLINE_CALLS",
+    "direct_path": "STACK_DIRECT_PATH",
     "call_timeout": "STACK_CALL_TIMEOUT",
     "log_level": "STACK_LOG_LEVEL",
     "metrics_port": "STACK_METRICS_PORT",
@@ -57,6 +58,8 @@ class Settings:
     """Threads per worker for ``def`` functions: calls that wait on I/O hold one each."""
     inline_calls: bool = True
     """Run ``def`` functions that are always quick on the event loop's thread (pool.py)."""
+    direct_path: bool = True
+    """Answer ``POST /function`` in the HTTP protocol itself (protocol.py); false: uvicorn's."""
     call_timeout: float = 300.0
     """Seconds a call may run before it is answered with ``function_timeout``."""
     system_tokens: tuple[str, ...] = ()
@@ -153,6 +156,8 @@ def load_settings(
         values["threads"] = _number("threads (--threads or STACK_THREADS)", raw, int, 1)
     if (raw := pick("inline_calls")) is not None:
         values["inline_calls"] = _flag("inline calls (--inline-calls or STACK_INLINE_CALLS)", raw)
+    if (raw := pick("direct_path")) is not None:
+        values["direct_path"] = _flag("direct path (--direct-path or STACK_DIRECT_PATH)", raw)
     if (raw := pick("call_timeout")) is not None:
         values["call_timeout"] = _number(
             "call timeout (--call-timeout or STACK_CALL_TIMEOUT)", raw, float, 0.001

@@ -47,7 +47,7 @@ from uvicorn_worker import UvicornWorker
 
 from .logs import keep_lines_in, kv, logger
 from .pool import CallPool
-from .protocol import HttpProtocol
+from .protocol import HttpProtocol, http_protocol
 from .state import HostState
 
 __all__ = ["StackWorker", "DrainingServer"]
@@ -228,7 +228,8 @@ class StackWorker(UvicornWorker):  # type: ignore[misc]
 
     Requests are read by :class:`~stack_runtime.protocol.HttpProtocol`: uvicorn's
     httptools protocol, writing each response in one system call and answering
-    ``POST /function`` without ASGI. uvicorn's access log is off: the app logs
+    ``POST /function`` without ASGI (by uvicorn's own protocol with the direct path
+    off: :func:`~stack_runtime.protocol.http_protocol`). uvicorn's access log is off: the app logs
     every request itself (``reqFinished``), and gunicorn's access log, which
     uvicorn's would go to, is not configured.
     """
@@ -242,6 +243,8 @@ class StackWorker(UvicornWorker):  # type: ignore[misc]
     async def _serve(self) -> None:
         app: _Host = self.wsgi
         self.config.app = app
+        settings = getattr(self.app, "settings", None)  # the GunicornHost's
+        self.config.http = http_protocol(getattr(settings, "direct_path", True))
         # The master made this page before the fork (server.py): a line kept in it for a
         # later write is written by the master if this worker dies first.
         keep_lines_in(getattr(self, "kept_lines", None))

@@ -163,6 +163,7 @@ def without_date(responses: list[bytes]) -> list[bytes]:
 
 
 ECHO = call("echo", {"data": [{"id": 1, "name": "Zoë"}], "_flowId": "f1"})
+MALFORMED = b"POST /function HTTP/1.1\r\nno colon here\r\n\r\n"
 CASES: dict[str, Callable[[], tuple[tuple[bytes, ...], int]]] = {
     "an echo, 20 times on one connection (inline after the first ones)": lambda: (
         (post(ECHO, headers={"traceid": "t-1"}),) * 20,
@@ -251,6 +252,17 @@ CASES: dict[str, Callable[[], tuple[tuple[bytes, ...], int]]] = {
         (post(ECHO, url="/function/"), post(ECHO, url="/functions")),
         2,
     ),
+    # uvicorn starts no ASGI task before its parser has read the whole packet, and its 400
+    # for a malformed request closes the connection: the calls before it go unanswered.
+    "a call, then a malformed request, in one packet": lambda: ((post(ECHO) + MALFORMED,), 2),
+    "two calls, then a malformed request, in one packet": lambda: (
+        (post(ECHO) + post(ECHO) + MALFORMED,),
+        3,
+    ),
+    "a call, then a malformed request in the next packet": lambda: (
+        (post(ECHO), MALFORMED),
+        2,
+    ),
 }
 
 
@@ -277,16 +289,38 @@ def test_every_case_gets_the_same_bytes_with_or_without_asgi(
     assert through_asgi.direct == 0
     # All but the query string, Expect, chunked, 64 KiB, two lengths, no length,
     # space before the colon, bare LF and unknown path cases, and of the three
-    # pipelined calls only the first (the others queue behind it).
-    assert direct.direct == 20 + 34
+    # pipelined calls only the first (the others queue behind it); and the 4 calls of the
+    # malformed request cases (the answers to the 3 in its packet dropped).
+    assert direct.direct == 20 + 34 + 4
     # Of those, the ones that came whole, alone and in the plainest shape: the 20
-    # echoes, the 12 cases after them up to HTTP/1.0, and 5 of the header cases
+    # echoes, the 12 cases after them up to HTTP/1.0, 5 of the header cases, and the call
+    # alone in its packet before a malformed request
     # (none where _request.c was not built: they are answered directly all the same).
-    assert direct.whole == (20 + 17 if _whole_post is not None else 0)
+    assert direct.whole == (20 + 17 + 1 if _whole_post is not None else 0)
     prepared = direct.app.dispatcher.prepare(ECHO)
     assert isinstance(prepared, PreparedCall)
     pool = direct.app.dispatcher.executor
     assert isinstance(pool, CallPool) and pool.runs_inline(prepared.function)
+
+
+def test_calls_in_the_packet_of_a_malformed_request_get_only_its_400(
+    both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1. two calls answered at once (a wrong token) and a malformed request come in one
+       packet;
+    2. the client gets uvicorn's 400 alone, and the connection closes;
+    3. the same calls in a packet of their own, then the malformed one: 401, 401, 400."""
+    no_access_log(monkeypatch)
+    direct, _ = both
+    refused = post(ECHO, token="wrong")
+    answers = exchange(direct.port, refused + refused + MALFORMED, count=3)
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [b"HTTP/1.1 400 Bad Request"]
+    assert answers[0].endswith(b"connection: close\r\n\r\nInvalid HTTP request received.")
+    answers = exchange(direct.port, refused + refused, MALFORMED, count=3)
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [b"HTTP/1.1 401 Unauthorized"] * 2 + [
+        b"HTTP/1.1 400 Bad Request"
+    ]
+    assert direct.direct == 4  # all four answered directly; the first two answers dropped
 
 
 def test_the_c_reader_of_plain_requests_is_built() -> None:

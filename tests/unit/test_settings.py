@@ -71,3 +71,13 @@ def test_inline_calls_setting() -> None:
         {"inline_calls": False}, environ={"STACK_INLINE_CALLS": "on"}, dotenv_path=None
     )
     assert off.inline_calls is False
+
+
+def test_direct_path_setting() -> None:
+    """On by default; off by STACK_DIRECT_PATH=false or --no-direct-path (flags first)."""
+    assert load_settings(environ={}, dotenv_path=None).direct_path is True
+    env = {"STACK_DIRECT_PATH": "false"}
+    assert load_settings(environ=env, dotenv_path=None).direct_path is False
+    assert load_settings({"direct_path": True}, environ=env, dotenv_path=None).direct_path is True
+    with pytest.raises(SettingsError, match="STACK_DIRECT_PATH"):
+        load_settings(environ={"STACK_DIRECT_PATH": "maybe"}, dotenv_path=None)
