@@ -257,6 +257,9 @@ class StackWorker(UvicornWorker):  # type: ignore[misc]
             flush=getattr(metrics, "flush", None),
         )
         self._install_sigquit_handler()
-        await server.serve(sockets=self.sockets)
+        # The plain sockets, not gunicorn's wrappers: uvloop closes a listener's descriptor
+        # itself and then detaches a plain socket, but closes a wrapper a second time, which
+        # logged "Error while closing socket [Errno 9]" for every worker that stopped.
+        await server.serve(sockets=[getattr(s, "sock", s) for s in self.sockets])
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
