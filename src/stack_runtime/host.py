@@ -11,6 +11,7 @@ from .metrics import CallMetrics, MeteredDispatcher, metrics_endpoint
 from .pool import INLINE_AFTER, CallPool
 from .settings import Settings
 from .state import HostState
+from .tracing import call_tracing
 
 __all__ = ["build_app"]
 
@@ -25,7 +26,8 @@ def build_app(
     grows to ``settings.threads`` threads as calls arrive (after any fork); see
     :class:`~stack_runtime.pool.CallPool`. ``metrics_dir`` is the
     per-host directory of prometheus-client's multiprocess mode (``None``: the
-    metrics of this process only).
+    metrics of this process only). When ``OTEL_*`` asks for traces, the dispatcher
+    and the app are the traced ones of :mod:`stack_runtime.tracing.otel`.
     """
     extensions = load_extensions(settings.extensions_dir)
     executor = CallPool(
@@ -34,13 +36,26 @@ def build_app(
         inline_after=INLINE_AFTER if settings.inline_calls else None,
     )
     metrics = CallMetrics(metrics_dir)
-    dispatcher = MeteredDispatcher(
-        extensions, executor=executor, call_timeout=settings.call_timeout, metrics=metrics
-    )
     if state is None:
         state = HostState(settings.drain_delay, settings.drain_idle_wait)
     tokens = TokenChecker(settings.system_tokens)
-    app = StackApp(dispatcher, tokens, state)
+    tracing = call_tracing()
+    if tracing is None:  # the usual host: nothing of tracing on the call path
+        dispatcher = MeteredDispatcher(
+            extensions, executor=executor, call_timeout=settings.call_timeout, metrics=metrics
+        )
+        app = StackApp(dispatcher, tokens, state)
+    else:
+        from .tracing.otel import TracedDispatcher, TracedStackApp
+
+        traced = TracedDispatcher(
+            extensions,
+            executor=executor,
+            call_timeout=settings.call_timeout,
+            metrics=metrics,
+            tracing=tracing,
+        )
+        app = TracedStackApp(traced, tokens, state)
     open_port = settings.metrics_port or None
     app.router.add_route("/metrics", metrics_endpoint(metrics, tokens, open_port), ["GET"])
     return app

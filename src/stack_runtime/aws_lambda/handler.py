@@ -17,6 +17,7 @@ from ..dispatcher import Dispatcher, Outcome
 from ..errors import CallFailure, ErrorItem
 from ..loader import load_extensions
 from ..logs import kv, logger, new_request_id, request_id
+from ..tracing import call_tracing
 from .config import LambdaConfig
 from .context import LambdaContext
 from .envelope import classify, parse_client_context
@@ -125,4 +126,11 @@ def build_handler(config: LambdaConfig | None = None) -> LambdaHandler:
             connectors=" ".join(extensions.connectors) or None,
         )
     )
-    return LambdaHandler(Dispatcher(extensions, call_timeout=config.call_timeout), config)
+    # Spans go out as each call ends: Lambda freezes the process between invocations.
+    tracing = call_tracing(export_at_once=True)
+    if tracing is None:
+        return LambdaHandler(Dispatcher(extensions, call_timeout=config.call_timeout), config)
+    from ..tracing.otel import TracedDispatcher
+
+    dispatcher = TracedDispatcher(extensions, call_timeout=config.call_timeout, tracing=tracing)
+    return LambdaHandler(dispatcher, config)
