@@ -198,6 +198,11 @@ class StackApp:
         finally:
             _leave_request(context)
 
+    def refuses(self, headers: Mapping[bytes, bytes]) -> bool:
+        """Whether a ``POST /function`` with ``headers`` is refused from them alone (a wrong
+        token, too large a body): answered before its body is read, whatever it holds."""
+        return self._before_body(headers) is not None
+
     def _before_body(self, headers: Mapping[bytes, bytes]) -> Reply | None:
         """The reply to a call refused from its headers alone (too large, a wrong token)."""
         length = headers.get(b"content-length")

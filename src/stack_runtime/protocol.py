@@ -286,6 +286,20 @@ class HttpProtocol(HttpToolsProtocol):
         if self.held_close:
             self.held_close = False
             self.transport.close()
+        elif self.waiting is not None:
+            self._answer_before_body()
+
+    def _answer_before_body(self) -> None:
+        """Answer now the direct request whose body is still coming, if its headers alone
+        refuse it (a wrong token), as its ASGI task would after this packet, rather than
+        once its body is in; the rest of the body is then read and dropped, as by uvicorn."""
+        cycle = self.waiting
+        assert cycle is not None and self.stack_app is not None
+        headers = dict(cycle.scope["headers"])
+        if cycle is self.cycle and self.stack_app.refuses(headers):
+            self.waiting = None
+            self.counted[0] += 1
+            self.stack_app.answer(headers, b"", lambda reply: self._respond(cycle, reply))
 
     def _free(self) -> bool:
         """No response is under way, and the client reads what it is sent (the transport

@@ -263,6 +263,11 @@ CASES: dict[str, Callable[[], tuple[tuple[bytes, ...], int]]] = {
         (post(ECHO), MALFORMED),
         2,
     ),
+    # Through ASGI a wrong token is answered before the body is read.
+    "a wrong token, the body and a malformed request in the next packet": lambda: (
+        (post(ECHO, token="wrong")[:-10], post(ECHO, token="wrong")[-10:] + MALFORMED),
+        2,
+    ),
 }
 
 
@@ -289,9 +294,9 @@ def test_every_case_gets_the_same_bytes_with_or_without_asgi(
     assert through_asgi.direct == 0
     # All but the query string, Expect, chunked, 64 KiB, two lengths, no length,
     # space before the colon, bare LF and unknown path cases, and of the three
-    # pipelined calls only the first (the others queue behind it); and the 4 calls of the
+    # pipelined calls only the first (the others queue behind it); and the 5 calls of the
     # malformed request cases (the answers to the 3 in its packet dropped).
-    assert direct.direct == 20 + 34 + 4
+    assert direct.direct == 20 + 34 + 5
     # Of those, the ones that came whole, alone and in the plainest shape: the 20
     # echoes, the 12 cases after them up to HTTP/1.0, 5 of the header cases, and the call
     # alone in its packet before a malformed request
