@@ -13,7 +13,7 @@ PORT   ?= 8080
 INTEGRATOR_EXTENSION_SYSTEM_TOKEN ?= local-dev-token
 export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 
-.PHONY: run serve test lint format bench clean
+.PHONY: run serve test lint format bench fuzz clean
 
 $(STAMP): pyproject.toml src/stack_runtime/_plain.c src/stack_runtime/_lines.c src/stack_runtime/_request.c
 	PYTHON=$(PYTHON) scripts/install-system-deps build
@@ -49,6 +49,15 @@ bench:  ## the benchmark (README, Performance); BENCH_ARGS=--quick to try it out
 	PYTHON=$(PYTHON) scripts/install-system-deps bench
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Each fuzzer runs FUZZ_SECONDS (default 600) with a new seed, printed; a short run of each
+# is part of `make test` (tests/fuzz/test_fuzz.py). Add further fuzzers as lines here.
+FUZZ_SECONDS ?= 600
+fuzz:  ## the fuzzers, long (README, The direct path): FUZZ_SECONDS each
+	PYTHON=$(PYTHON) scripts/install-system-deps test
+	$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/python -m tests.fuzz.parser_diff --sanitized --seconds $(FUZZ_SECONDS)
+	$(BIN)/python -m tests.fuzz.stream_diff --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
