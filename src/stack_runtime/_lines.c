@@ -2,10 +2,10 @@
  *
  * kv_pairs(keys, values) joins "key=value" pairs with ", ", leaving out the
  * pairs whose value is None, for the usual values only: every value a str
- * (exactly) without a control character, an int (exactly, not a bool) or None.
- * For anything else it returns None, and logs.py builds the line in Python
- * (js_string for other types, control characters escaped); both give the
- * same text where both apply, which tests/unit/test_logs.py checks.
+ * (exactly) without a control character, an int (exactly, not a bool) below
+ * 2**53 in size, or None. For anything else it returns None, and logs.py builds
+ * the line in Python (js_string for other values, control characters escaped);
+ * both give the same text where both apply, which tests/unit/test_logs.py checks.
  *
  * info_line(line, now) is the line as the handler writes it: the local time
  * of now (seconds since the epoch, as time.time() gives it) the way logging's
@@ -78,6 +78,11 @@ kv_pairs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             text = Py_NewRef(value);
         }
         else if (PyLong_CheckExact(value)) {
+            /* beyond 2**53, logs.py writes the JavaScript number (1.2e+24), not every digit */
+            int overflow;
+            long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+            if (overflow || number <= -(1LL << 53) || number >= (1LL << 53))
+                goto fallback;
             text = PyObject_Str(value);
             if (text == NULL)
                 goto error;

@@ -31,7 +31,7 @@ from .app import StackApp
 from .auth import TokenChecker
 from .dispatcher import Dispatcher, Outcome
 from .errors import CallFailure, ErrorItem
-from .jsvalues import truthy
+from .jsvalues import js_string, truthy
 from .loader import ExtensionLoadError, Extensions, load_extensions
 from .logs import logger
 from .protocol import http_protocol
@@ -52,17 +52,26 @@ def load_failed(exc: ExtensionLoadError) -> ErrorItem:
     return ErrorItem(LOAD_FAILED_CODE, f"The extensions failed to load: {exc}")
 
 
+def _shown(value: Any) -> str:
+    """An envelope value in the readable line: as JavaScript writes it, at most 100 characters."""
+    text = js_string(value)
+    return text if len(text) <= 100 else text[:100] + "..."
+
+
 def _describe(envelope: Mapping[str, Any]) -> str:
     connector = envelope.get("_connectorId")
     if truthy(envelope.get("diy")):
         where = "diy"
     else:
-        where = f"connector {connector}" if truthy(connector) else "(no diy or _connectorId)"
+        where = (
+            f"connector {_shown(connector)}" if truthy(connector) else "(no diy or _connectorId)"
+        )
     type_value = envelope.get("type")
     function = envelope.get("function")
     if not isinstance(function, str) or not function:
         function = "(no function)"
-    name = f"{type_value} {function}" if truthy(type_value) else f"{function} (top level)"
+    function = _shown(function)
+    name = f"{_shown(type_value)} {function}" if truthy(type_value) else f"{function} (top level)"
     return f"{where} {name}"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import math
 import time
 from collections.abc import Awaitable, Coroutine, Mapping
 from concurrent.futures import Executor
@@ -22,7 +23,7 @@ from . import errors
 from .errors import CallFailure, ErrorItem
 from .jsvalues import js_string, truthy
 from .loader import ExtensionFunction, ExtensionModule, Extensions, namespace_attribute
-from .logs import kv, kv_pairs, log_info, logger, request_id, trace_id
+from .logs import kv, kv_pairs, log_info, logger, preview, request_id, trace_id
 from .pool import CallPool
 from .results import encode_result
 
@@ -115,7 +116,7 @@ def to_datetime(value: Any) -> Any:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         pass
-    logger.warning(kv(logName="unparsableExportDate", value=repr(value)[:100]))
+    logger.warning(kv(logName="unparsableExportDate", value=preview(value)))
     return value
 
 
@@ -125,11 +126,42 @@ def _fail(*items: ErrorItem, status: int = 422) -> Outcome:
 
 
 def exception_error(exc: BaseException) -> ErrorItem:
-    """The 422 entry for a raised exception: its ``code`` (else class name) and ``str``."""
-    code = getattr(exc, "code", None)
+    """The 422 entry for a raised exception: its ``code`` (else class name) and ``str``.
+
+    Whatever the exception holds, this gives an entry: a ``code`` that is not a
+    string or a number is replaced by the class name, an integer too large for
+    JSON's writers by the JavaScript number it would be, and a ``str`` that
+    fails (a ``__str__`` that raises, a message nested too deep to print) by a
+    message that says so.
+    """
+    try:
+        code = getattr(exc, "code", None)
+    except Exception:  # a property that raises
+        code = None
     if not truthy(code) or not isinstance(code, (str, int, float)):
         code = type(exc).__name__
-    return ErrorItem(code, str(exc), message_first=True)
+    elif isinstance(code, int) and not -(2**63) <= code < 2**64:  # beyond a JSON writer's integers
+        code = _js_number(code)
+    elif isinstance(code, float) and math.isinf(code):
+        code = None  # JSON has no Infinity: null, as orjson and JavaScript write it
+    return ErrorItem(code, exception_text(exc), message_first=True)
+
+
+def _js_number(code: int) -> float | None:
+    """A code too large for a JSON integer, as the JavaScript number it would be
+    (``None`` for one beyond a double: JavaScript's ``Infinity``, written ``null``)."""
+    try:
+        return float(code)
+    except OverflowError:
+        return None
+
+
+def exception_text(exc: BaseException) -> str:
+    """``str(exc)``, or what went wrong when it cannot be had."""
+    try:
+        return str(exc)
+    except Exception as failure:
+        return f"({type(exc).__name__} could not be shown as text: {type(failure).__name__})"
 
 
 _INVOKED_KEYS = (
@@ -334,7 +366,11 @@ class Dispatcher:
     def failed(self, call: PreparedCall, exc: BaseException) -> Outcome:
         """The 422 for a function that raised; the traceback goes to the log only."""
         logger.error(
-            kv(logName="functionFailed", function=call.name, error=f"{type(exc).__name__}: {exc}"),
+            kv(
+                logName="functionFailed",
+                function=call.name,
+                error=f"{type(exc).__name__}: {exception_text(exc)}",
+            ),
             exc_info=(type(exc), exc, exc.__traceback__),
         )
         return _fail(exception_error(exc))

@@ -9,6 +9,8 @@ JSON bodies match byte for byte too.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,14 +62,36 @@ class CallFailure:
 
     def lambda_message(self) -> str:
         """The message a Lambda function error carries: ``{"statusCode": ..., "errors": [...]}``."""
-        return orjson.dumps(
+        return _dumps(
             {"statusCode": self.status, "errors": [e.as_dict() for e in self.errors]}
         ).decode()
 
 
 def errors_body(errors: tuple[ErrorItem, ...] | list[ErrorItem]) -> bytes:
     """Serialize ``{"errors": [...]}`` compactly, as Express's ``res.json`` does."""
-    return orjson.dumps({"errors": [e.as_dict() for e in errors]})
+    return _dumps({"errors": [e.as_dict() for e in errors]})
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _dumps(value: dict[str, Any]) -> bytes:
+    """Compact JSON of an error body, whatever text its messages hold.
+
+    A message with a lone surrogate (an exception's text can hold one, and so
+    can a ``type`` read on Lambda) is not UTF-8, which ``orjson`` refuses: such
+    a body is written with each lone surrogate escaped (``\\ud800``), as
+    JavaScript's ``JSON.stringify`` writes it.
+    """
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _LONE_SURROGATE.sub(_escape, text).encode()
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 DIY_NOT_CONFIGURED = ErrorItem(

@@ -36,6 +36,7 @@ __all__ = [
     "kv_pairs",
     "log_info",
     "safe_url",
+    "preview",
     "configure_logging",
     "KeptLines",
     "keep_lines_in",
@@ -120,6 +121,67 @@ def kv_pairs(keys: Iterable[str], values: Iterable[Any]) -> str:
         if line is not None:
             return line
     return python_kv_pairs(keys, values)
+
+
+def preview(value: Any, limit: int = 100) -> str:
+    """The start of ``repr(value)``, at most ``limit`` characters (then ``...``), for a log line.
+
+    Walks nested lists, tuples and dicts with a stack of its own, and stops as
+    soon as it has ``limit`` characters: a value of any depth or size costs
+    no more than that.
+    """
+    parts: list[str] = []
+    size = 0
+    pending: list[Any] = [value]
+    while pending and size <= limit:
+        item = pending.pop()
+        if isinstance(item, _Text):
+            text = item.text
+        elif isinstance(item, (list, tuple)):
+            opening, closing = ("[", "]") if isinstance(item, list) else ("(", ")")
+            text = opening
+            pending.append(_Text(closing))
+            for index in range(min(len(item), limit) - 1, -1, -1):
+                pending.append(item[index])
+                if index:
+                    pending.append(_SEPARATOR)
+        elif isinstance(item, dict):
+            text = "{"
+            pending.append(_Text("}"))
+            entries: list[tuple[Any, Any]] = []
+            for key, entry in item.items():
+                if len(entries) >= limit:
+                    break
+                entries.append((key, entry))
+            for index in range(len(entries) - 1, -1, -1):
+                key, entry = entries[index]
+                pending += [entry, _COLON, key]
+                if index:
+                    pending.append(_SEPARATOR)
+        elif isinstance(item, str):
+            text = repr(item[: limit + 1])
+        else:
+            try:
+                text = repr(item)[: limit + 1]
+            except Exception as exc:  # a value whose repr fails still gets a line
+                text = f"<{type(item).__name__}: repr failed with {type(exc).__name__}>"
+        parts.append(text)
+        size += len(text)
+    line = "".join(parts)
+    return line if size <= limit and not pending else line[:limit] + "..."
+
+
+class _Text:
+    """Text :func:`preview` writes as it is (brackets, separators), not as a value."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_SEPARATOR = _Text(", ")
+_COLON = _Text(": ")
 
 
 def safe_url(path: str, query: str) -> str:

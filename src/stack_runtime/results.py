@@ -10,6 +10,7 @@ instances. ``NaN`` and infinities serialize as ``null``, as in JavaScript.
 from __future__ import annotations
 
 import gc
+import math
 from typing import Any
 
 import orjson
@@ -88,7 +89,10 @@ def response_limit(raw: Any) -> tuple[float, str]:
     """
     if truthy(raw):
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return float(raw), js_string(raw)
+            try:
+                return float(raw), js_string(raw)
+            except OverflowError:  # an integer beyond a double: JavaScript's Infinity
+                return (math.inf if raw > 0 else -math.inf), js_string(raw)
         if isinstance(raw, str):
             try:
                 return float(raw), raw

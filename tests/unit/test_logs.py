@@ -6,6 +6,7 @@ import io
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,8 @@ from stack_runtime.logs import (
     log_info,
     logger,
     new_request_id,
+    preview,
+    python_kv_pairs,
 )
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) (.*)$")
@@ -193,6 +196,13 @@ def test_later_lines_follow_the_loop_that_runs_now(stream: io.StringIO) -> None:
     assert [m for _, m in lines(stream)] == ["one", "two", "three", "four"]
 
 
+def _deep(levels: int, inner: Any) -> Any:
+    value = inner
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 _KV_VALUES: list[tuple[object, ...]] = [
     ("callFunctionInvoked", "hook", "echo", None, "65a1f0c2", None, None),
     ("reqFinished", "POST", "/function", 200, "12ms", "1795864001871abcd", None),
@@ -200,6 +210,9 @@ _KV_VALUES: list[tuple[object, ...]] = [
     ("Zoë", "😀", "\u2028 line separator", "tab\there", "bell\x07", "del\x7f", "ok"),
     (True, False, 1.5, -0.0, 2**80, [1, "a"], {"k": None}),
     ("", 0, -7, "a=b, c", "x", "y", "z"),
+    # integers beyond 2**53 are JavaScript numbers (Python builds those lines)
+    ("x", 2**53 - 1, -(2**53) + 1, 2**53, -(2**53), 10**30, 10**400),
+    ("x", _deep(100_000, "hook"), _deep(50_000, {"a": 1}), _deep(1024, [1, [2, None]]), 1, 2, 3),
 ]
 
 
@@ -318,3 +331,47 @@ def test_the_c_copy_into_a_kept_page_is_the_python_one(monkeypatch: pytest.Monke
         page.close()
     assert pages[0] == pages[1]
     assert pages[0][0] == [True, True, False, True, False]
+
+
+def test_deep_and_large_values_read_in_a_line_as_javascript_writes_them() -> None:
+    """The ``callFunctionInvoked`` line takes envelope values of any depth without recursing."""
+    values = ("hook", _deep(100_000, "echo"), _deep(5_000, [1, None]), 2**60)
+    line = kv(a=values[0], b=values[1], c=values[2], d=values[3])
+    assert line == "a=hook, b=echo, c=1,, d=1152921504606847000"
+    assert python_kv_pairs("abcd", values) == line
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "short",
+        {"a": [1, 2.5, None, True], "b": {"c": "d"}},
+        [1, (2, 3), [], {}],
+        12345,
+        None,
+    ],
+)
+def test_preview_is_repr_when_short(value: Any) -> None:
+    assert preview(value) == repr(value)
+
+
+def test_preview_stops_at_its_limit_at_any_depth_or_size() -> None:
+    deep = _deep(100_000, "x")
+    assert preview(deep) == "[" * 100 + "..."
+    assert preview(deep, limit=10) == "[" * 10 + "..."
+    nested: dict[str, Any] = {}
+    inner = nested
+    for _ in range(50_000):
+        inner["k"] = {}
+        inner = inner["k"]
+    assert preview(nested, limit=20) == "{'k': {'k': {'k': {'..."
+    assert preview(list(range(10**6)), limit=12) == "[0, 1, 2, 3,..."
+    assert preview("x" * 10**7, limit=5) == "'xxxx..."
+
+
+def test_preview_survives_a_failing_repr() -> None:
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no")
+
+    assert preview([Broken()]) == "[<Broken: repr failed with RuntimeError>]"

@@ -146,6 +146,48 @@ def test_nesting_is_limited_as_orjson_limits_it() -> None:
     assert encode_result(_deep(400)) == errors.NOT_SERIALIZABLE
 
 
+def test_a_result_nested_deeper_than_254_levels_is_not_serializable() -> None:
+    """orjson writes 254 levels of arrays and objects and no more: deeper is a 422."""
+    assert encode_result(_deep(254)) == b"[" * 254 + b'"leaf"' + b"]" * 254
+    assert encode_result(_deep(255)) == errors.NOT_SERIALIZABLE
+    assert encode_result({"a": _deep(300)}) == errors.NOT_SERIALIZABLE
+
+
+@pytest.mark.parametrize("levels", [300, 1024, 100_000])
+@pytest.mark.parametrize("check", [is_plain_json, python_is_plain_json], ids=["c", "python"])
+def test_deep_results_are_refused_by_either_check_without_recursion(
+    levels: int, check: Any
+) -> None:
+    """Both result checks (C and Python) stop at their depth limit, however deep the value."""
+    deep = _deep(levels)
+    assert check(deep) is False
+    assert check({"k": [{"k": deep}]}) is False
+    assert encode_result(deep) == errors.NOT_SERIALIZABLE
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit", "shown"),
+    [
+        (10**400, math.inf, "Infinity"),
+        (-(10**400), -math.inf, "-Infinity"),
+        (2**64 + 1, float(2**64), "18446744073709552000"),
+        ("1e400", math.inf, "1e400"),
+        (1e300, 1e300, "1e+300"),
+    ],
+    ids=["huge", "huge-negative", "beyond-64-bits", "huge-text", "large-float"],
+)
+def test_response_limit_of_huge_numbers(raw: Any, limit: float, shown: str) -> None:
+    """A Lambda payload's JSON reader keeps every digit of an integer; the limit is the
+    JavaScript number."""
+    assert response_limit(raw) == (limit, shown)
+
+
+def test_a_huge_negative_limit_refuses_every_result_with_a_message() -> None:
+    error = encode_result([1], -(10**400))
+    assert isinstance(error, errors.ErrorItem)
+    assert error.message == "response stream exceeded limit of -Infinity bytes."
+
+
 def test_is_plain_json_stops_on_cycles() -> None:
     cycle: dict[str, Any] = {}
     cycle["self"] = [cycle]
