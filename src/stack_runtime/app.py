@@ -29,6 +29,7 @@ from .connections import open_connections
 from .dispatcher import Dispatcher, Outcome
 from .errors import ErrorItem
 from .logs import kv, kv_pairs, log_info, logger, new_request_id, request_id, safe_url, trace_id
+from .requestjson import read_error
 from .settings import MAX_BODY_BYTES
 from .state import HostState
 
@@ -223,9 +224,7 @@ class StackApp:
             try:
                 envelope = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                return _reply(
-                    400, _error_body("invalid_json", f"The request body is not valid JSON: {exc}")
-                )
+                return _reply(400, errors.errors_body([read_error(exc, "The request body")]))
             if not isinstance(envelope, dict):
                 return _NOT_OBJECT
 
