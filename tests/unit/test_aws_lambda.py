@@ -14,6 +14,7 @@ from stack_runtime.aws_lambda.envelope import classify, is_http_event, parse_cli
 from stack_runtime.aws_lambda.invocation import ClientContextCapture
 from stack_runtime.aws_lambda.package import LAMBDA_DISTRIBUTIONS, lambda_requirements
 from stack_runtime.aws_lambda.target import LambdaTarget, TargetError
+from stack_runtime.errors import ErrorItem
 
 V2 = {"version": "2.0", "requestContext": {"http": {"method": "POST"}}}
 V1 = {"resource": "/x", "httpMethod": "POST", "requestContext": {"stage": "prod"}}
@@ -65,9 +66,32 @@ def test_a_dropped_client_context_is_reported() -> None:
     assert classify({"diy": True}, None, context_dropped=True).kind == "call"
 
 
-@pytest.mark.parametrize("raw", [None, "", "not json", "[1]", '"s"', b"\xff"])
-def test_unreadable_client_contexts_are_none(raw: Any) -> None:
+@pytest.mark.parametrize("raw", [None, "", "[1]", '"s"'])
+def test_client_contexts_that_are_not_objects_are_none(raw: Any) -> None:
     assert parse_client_context(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "message"),
+    [
+        ("not json", "invalid_json", "The client context is not valid JSON: invalid literal"),
+        (b"\xff", "invalid_json", "The client context is not valid JSON: "),
+        ('{"type": NaN}', "invalid_json", "The client context is not valid JSON: unexpected"),
+        (
+            '{"diy": true, "function": ' + "[" * 1100 + "]" * 1100 + "}",
+            "nesting_too_deep",
+            "The client context nests arrays and objects deeper than 1024 levels, in the field "
+            "function.",
+        ),
+    ],
+)
+def test_unreadable_client_contexts_are_refused_saying_why(
+    raw: Any, code: str, message: str
+) -> None:
+    error = parse_client_context(raw)
+    assert isinstance(error, ErrorItem)
+    assert error.code == code
+    assert error.message.startswith(message)
 
 
 def test_client_context_is_read_per_request_id() -> None:

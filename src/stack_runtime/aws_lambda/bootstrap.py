@@ -6,7 +6,10 @@
 runtime client is a subclass that records each invocation's
 ``Lambda-Runtime-Client-Context`` header before the runtime client parses it
 and drops integrator.io's envelope keys. The handler reads the header back
-(:mod:`stack_runtime.aws_lambda.invocation`).
+(:mod:`stack_runtime.aws_lambda.invocation`). A payload or client context
+the runtime client cannot read (its JSON library stops short of 1,000 levels
+of nesting) goes to the handler too, which reads it as the HTTP face does or
+answers the protocol's ``400``, instead of failing before the handler runs.
 
 It needs ``awslambdaric`` 4 (whose ``bootstrap.run`` takes a runtime client).
 ``HANDLER`` defaults to ``$_HANDLER``, then ``stack_runtime.aws_lambda.handler``.
@@ -14,11 +17,13 @@ It needs ``awslambdaric`` 4 (whose ``bootstrap.run`` takes a runtime client).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .envelope import read_payload
 from .invocation import capture
 
 __all__ = ["DEFAULT_HANDLER", "WRAPPER_NAME", "add_layer_paths", "main"]
@@ -41,15 +46,52 @@ set). On a managed Python runtime, set
 AWS_LAMBDA_EXEC_WRAPPER=/var/task/{WRAPPER_NAME} instead of running it yourself."""
 
 
+def _runtime_reads(client_context: str) -> bool:
+    """True when AWS's runtime client can parse ``client_context`` (with :mod:`json`)."""
+    try:
+        json.loads(client_context)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def _runtime_client_class() -> type[Any]:
     from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
+    from awslambdaric.lambda_runtime_exception import FaultException
+    from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
+
+    class PayloadReadingMarshaller(LambdaMarshaller):  # type: ignore[misc]
+        """AWS's marshaller, handing the handler what it cannot read.
+
+        A payload its JSON library refuses (nesting deeper than Python's
+        recursion limit allows, an integer with thousands of digits) is read
+        with ``orjson`` instead, or handed over as
+        :class:`~stack_runtime.aws_lambda.envelope.UnreadablePayload`, which the
+        handler answers with the protocol's ``400``.
+        """
+
+        def unmarshal_request(self, request: Any, content_type: str = "application/json") -> Any:
+            try:
+                return super().unmarshal_request(request, content_type)
+            except FaultException:
+                return read_payload(request)
 
     class ClientContextKeepingClient(LambdaRuntimeClient):  # type: ignore[misc]
-        """AWS's runtime client, recording each invocation's raw client context."""
+        """AWS's runtime client, recording each invocation's raw client context.
+
+        A client context that the runtime client itself cannot parse is recorded
+        and then hidden from it (it would fail the invocation before the handler
+        runs): the handler reads the recorded one and says what is wrong with it.
+        """
+
+        marshaller = PayloadReadingMarshaller()
 
         def wait_next_invocation(self) -> Any:
             request = super().wait_next_invocation()
-            capture.record(request.invoke_id, request.client_context)
+            raw = request.client_context
+            capture.record(request.invoke_id, raw)
+            if raw and not _runtime_reads(raw):
+                request.client_context = None
             return request
 
     return ClientContextKeepingClient

@@ -22,7 +22,19 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ENVELOPE_KEYS", "Invocation", "classify", "is_http_event", "parse_client_context"]
+from ..errors import ErrorItem
+from ..requestjson import read_error
+
+__all__ = [
+    "ENVELOPE_KEYS",
+    "Invocation",
+    "UnreadablePayload",
+    "carries_envelope",
+    "classify",
+    "is_http_event",
+    "parse_client_context",
+    "read_payload",
+]
 
 #: Top-level keys that make a client context (or an event) an envelope.
 ENVELOPE_KEYS = ("diy", "_connectorId", "function", "type", "maxResponseSize")
@@ -46,15 +58,51 @@ class Invocation:
     """Where the envelope came from: ``client-context``, ``event`` or ``none``."""
 
 
-def parse_client_context(raw: str | bytes | None) -> Mapping[str, Any] | None:
-    """The client context header as a JSON object, or ``None``."""
+def parse_client_context(raw: str | bytes | None) -> Mapping[str, Any] | ErrorItem | None:
+    """The client context header as a JSON object; ``None`` when there is none or it
+    is not an object; the ``400`` error when it is not JSON ``orjson`` reads (too
+    deep, ``NaN``, a lone surrogate, not JSON at all)."""
     if not raw:
         return None
     try:
         value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
+    except orjson.JSONDecodeError as exc:
+        return read_error(exc, "The client context")
     return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadablePayload:
+    """A payload that neither AWS's runtime client nor ``orjson`` could read.
+
+    The runtime entry point hands it to the handler in place of the event, so
+    that the caller gets the protocol's ``400`` rather than the runtime's
+    ``Runtime.UnmarshalError``.
+    """
+
+    problem: orjson.JSONDecodeError
+
+    def error(self, enveloped: bool) -> ErrorItem:
+        """The ``400`` entry; ``enveloped``: the client context carries the envelope,
+        so the payload is the function's options."""
+        if enveloped:
+            return read_error(self.problem, "The payload (the function's options)", "options")
+        return read_error(self.problem, "The payload")
+
+
+def read_payload(raw: str | bytes) -> Any:
+    """A payload AWS's runtime client could not read, as ``orjson`` reads it (it reads
+    nesting up to :data:`~stack_runtime.requestjson.MAX_DEPTH` levels, as over HTTP,
+    where the runtime client stops short of 1,000), or :class:`UnreadablePayload`."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return UnreadablePayload(exc)
+
+
+def carries_envelope(client_context: Mapping[str, Any] | None) -> bool:
+    """True when the client context holds integrator.io's envelope keys."""
+    return client_context is not None and any(key in client_context for key in ENVELOPE_KEYS)
 
 
 def is_http_event(event: Any) -> bool:
@@ -78,7 +126,8 @@ def classify(
     ``context_dropped`` says that a client context arrived but only the runtime
     client's parsed copy (without the envelope keys) could be seen.
     """
-    if client_context is not None and any(key in client_context for key in ENVELOPE_KEYS):
+    if carries_envelope(client_context):
+        assert client_context is not None
         envelope = {k: v for k, v in client_context.items() if k != "options"}
         envelope["options"] = event
         return Invocation("call", envelope, "client-context")

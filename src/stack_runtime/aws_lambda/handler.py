@@ -9,7 +9,7 @@ integrator.io reads: ``{"statusCode": 422, "errors": [...]}``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -20,7 +20,7 @@ from ..logs import kv, logger, new_request_id, request_id
 from ..tracing import call_tracing
 from .config import LambdaConfig
 from .context import LambdaContext
-from .envelope import classify, parse_client_context
+from .envelope import UnreadablePayload, carries_envelope, classify, parse_client_context
 from .invocation import ClientContextCapture, capture
 
 __all__ = ["FunctionError", "LambdaHandler", "build_handler", "RUNTIME_NOT_CONFIGURED"]
@@ -77,7 +77,12 @@ class LambdaHandler:
                 not self.client_contexts.active
                 and getattr(context, "client_context", None) is not None
             )
-            invocation = classify(event, parse_client_context(raw), context_dropped=dropped)
+            client_context = parse_client_context(raw)
+            if isinstance(client_context, ErrorItem):
+                _refuse(client_context)
+            if isinstance(event, UnreadablePayload):
+                _refuse(event.error(carries_envelope(client_context)))
+            invocation = classify(event, client_context, context_dropped=dropped)
             if invocation.kind == "http":
                 return self.http_face(event, context)
             if invocation.kind == "dropped":
@@ -96,6 +101,12 @@ class LambdaHandler:
 
             self._http = build_http_face(self.dispatcher, self.config.system_tokens)
         return self._http(event, context)
+
+
+def _refuse(problem: ErrorItem) -> NoReturn:
+    """Answer an invocation that cannot be read with the protocol's ``400``."""
+    logger.warning(kv(logName="unreadableInvocation", code=problem.code, message=problem.message))
+    raise FunctionError(CallFailure(400, (problem,)))
 
 
 def _answer(outcome: Outcome) -> Any:
