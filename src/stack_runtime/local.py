@@ -19,10 +19,12 @@ from typing import Any, Final
 import orjson
 
 from .dispatcher import DEFAULT_CALL_TIMEOUT, Dispatcher, Outcome
+from .errors import CallFailure
 from .loader import Extensions, load_extensions
+from .requestjson import MAX_DEPTH, too_deep
 from .samples import kind_type
 
-__all__ = ["INFER", "LocalStack", "EnvelopeError", "build_envelope", "unload"]
+__all__ = ["INFER", "LocalStack", "EnvelopeError", "EnvelopeTooDeep", "build_envelope", "unload"]
 
 
 class _Infer:
@@ -36,6 +38,65 @@ INFER: Final = _Infer()
 
 class EnvelopeError(ValueError):
     """An envelope cannot be built as asked (its type cannot be told, options not JSON)."""
+
+
+class EnvelopeTooDeep(EnvelopeError):
+    """An envelope nested deeper than a server reads: the server would answer it 400.
+
+    :meth:`LocalStack.dispatch` answers it so too, with :meth:`outcome`.
+    """
+
+    def __init__(self, field: str | None) -> None:
+        self.error = too_deep("The request body", field)
+        super().__init__(self.error.message)
+
+    def outcome(self) -> Outcome:
+        """The ``400 nesting_too_deep`` a server answers."""
+        failure = CallFailure(400, (self.error,))
+        return Outcome(400, failure.body(), failure)
+
+
+_ORJSON_TOO_DEEP = "Recursion limit reached"
+"""What ``orjson.dumps`` says of a value nested deeper than it writes (254 levels)."""
+_PATH_LEVELS = 4
+
+
+def _deep_as_sent(envelope: Any) -> Any:
+    """:meth:`LocalStack.as_sent` for an envelope nested deeper than ``orjson`` writes.
+
+    Arrays (lists, tuples) and objects (dicts) are copied with a stack of
+    their own, down to :data:`~stack_runtime.requestjson.MAX_DEPTH` levels (a
+    cycle is deeper than that); everything else makes its own JSON round trip.
+    """
+    root: list[Any] = [None]
+    # (value, where its copy goes, its key or index there, its depth, the keys down to it)
+    pending: list[tuple[Any, Any, Any, int, tuple[str | None, ...]]] = [(envelope, root, 0, 1, ())]
+    while pending:
+        value, target, slot, depth, path = pending.pop()
+        is_object = isinstance(value, dict)
+        if not is_object and not isinstance(value, (list, tuple)):
+            try:
+                target[slot] = orjson.loads(orjson.dumps(value))
+            except TypeError as exc:
+                raise EnvelopeError(f"the options are not JSON data: {exc}") from None
+            continue
+        if depth > MAX_DEPTH:
+            raise EnvelopeTooDeep(".".join(k for k in path if k is not None) or None)
+        follows = len(path) < _PATH_LEVELS and (not path or path[-1] is not None)
+        if is_object:
+            copy: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise EnvelopeError("the options are not JSON data: Dict key must be str")
+                copy[key] = None
+                pending.append((item, copy, key, depth + 1, (*path, key) if follows else path))
+            target[slot] = copy
+        else:
+            items = [None] * len(value)
+            below = (*path, None) if follows else path
+            pending.extend((item, items, i, depth + 1, below) for i, item in enumerate(value))
+            target[slot] = items
+    return root[0]
 
 
 def build_envelope(
@@ -101,15 +162,26 @@ class LocalStack:
 
     @staticmethod
     def as_sent(envelope: Any) -> Any:
-        """``envelope`` as integrator.io's JSON would deliver it."""
+        """``envelope`` as integrator.io's JSON would deliver it.
+
+        Raises :class:`EnvelopeError` for what JSON cannot carry, and
+        :class:`EnvelopeTooDeep` for an envelope nested deeper than a server
+        reads (:data:`~stack_runtime.requestjson.MAX_DEPTH` levels).
+        """
         try:
             return orjson.loads(orjson.dumps(envelope))
         except TypeError as exc:
-            raise EnvelopeError(f"the options are not JSON data: {exc}") from None
+            if str(exc) != _ORJSON_TOO_DEEP:
+                raise EnvelopeError(f"the options are not JSON data: {exc}") from None
+        return _deep_as_sent(envelope)
 
     async def dispatch(self, envelope: Any) -> Outcome:
         """Run ``envelope`` (after a JSON round trip) on the running event loop."""
-        return await self.dispatcher.dispatch(self.as_sent(envelope))
+        try:
+            sent = self.as_sent(envelope)
+        except EnvelopeTooDeep as exc:
+            return exc.outcome()
+        return await self.dispatcher.dispatch(sent)
 
     def dispatch_sync(self, envelope: Any) -> Outcome:
         """Run ``envelope`` on this stack's event loop, as the server's worker would.
@@ -117,7 +189,10 @@ class LocalStack:
         Not from a thread that is already running an event loop: await
         :meth:`dispatch` there.
         """
-        sent = self.as_sent(envelope)
+        try:
+            sent = self.as_sent(envelope)
+        except EnvelopeTooDeep as exc:
+            return exc.outcome()
         return self._runner.run(self.dispatcher.dispatch(sent))
 
     def close(self, *, wait: bool = True) -> None:

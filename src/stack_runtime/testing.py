@@ -51,7 +51,8 @@ class CallResult:
     """What integrator.io would get back from one call."""
 
     status: int
-    """200, or 422 when the call failed."""
+    """200, or 422 when the call failed (400 for an envelope a server refuses unread: one
+    nested deeper than 1024 levels)."""
     body: bytes
     """The exact HTTP body (empty when the function returned ``None``)."""
 
