@@ -40,6 +40,7 @@ __all__ = [
     "configure_logging",
     "KeptLines",
     "keep_lines_in",
+    "StrictUtf8Records",
 ]
 
 logger = logging.getLogger("stack_runtime")
@@ -422,6 +423,36 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.req_id = request_id.get() or "-"
         return True
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+class StrictUtf8Records(logging.Filter):
+    """Escapes lone surrogates (``\\ud800``) in a record's message and traceback.
+
+    An exception's text, or an envelope value read on Lambda, can hold a lone
+    surrogate, which is not UTF-8. ``sys.stderr`` writes it escaped; a stream
+    that encodes strictly (AWS's runtime client writes log records to such a
+    ``sys.stdout`` and lets the error escape from the log call) fails instead.
+    Added to the ``stack_runtime`` logger where records go to such a stream.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.isascii() and _LONE_SURROGATE.search(message):
+            record.msg, record.args = _LONE_SURROGATE.sub(_escape_surrogate, message), ()
+        if record.exc_info and record.exc_text is None:
+            text = _TRACEBACKS.formatException(record.exc_info)
+            record.exc_text = _LONE_SURROGATE.sub(_escape_surrogate, text)
+        return True
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 def configure_logging(level: str = "INFO") -> None:

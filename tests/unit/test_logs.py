@@ -375,3 +375,38 @@ def test_preview_survives_a_failing_repr() -> None:
             raise RuntimeError("no")
 
     assert preview([Broken()]) == "[<Broken: repr failed with RuntimeError>]"
+
+
+class _StrictHandler(logging.Handler):
+    """Writes records as strict UTF-8 and lets a failure escape, as AWS's runtime client does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.written.append(self.format(record).encode("utf-8"))
+
+
+def test_lone_surrogates_reach_a_strict_stream_escaped() -> None:
+    from stack_runtime.logs import StrictUtf8Records
+
+    strict = logging.getLogger("stack_runtime_test.strict")
+    strict.propagate = False
+    strict.setLevel(logging.INFO)
+    handler = _StrictHandler()
+    strict.handlers[:] = [handler]
+    try:
+        error = ValueError("lone \ud800 in the text")
+        with pytest.raises(UnicodeEncodeError):  # what the filter prevents
+            strict.error(kv(logName="functionFailed", error=str(error)))
+        strict.addFilter(StrictUtf8Records())
+        strict.error(kv(logName="functionFailed", error=str(error)), exc_info=error)
+        strict.info("plain %s", "é")
+    finally:
+        strict.filters.clear()
+        strict.handlers.clear()
+    failed, plain = handler.written
+    assert failed.startswith(b"logName=functionFailed, error=lone \\ud800 in the text\n")
+    assert failed.endswith(b"ValueError: lone \\ud800 in the text")
+    assert plain == "plain é".encode()

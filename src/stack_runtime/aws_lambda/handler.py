@@ -16,7 +16,7 @@ import orjson
 from ..dispatcher import Dispatcher, Outcome
 from ..errors import CallFailure, ErrorItem
 from ..loader import load_extensions
-from ..logs import kv, logger, new_request_id, request_id
+from ..logs import StrictUtf8Records, kv, logger, new_request_id, request_id
 from ..tracing import call_tracing
 from .config import LambdaConfig
 from .context import LambdaContext
@@ -128,6 +128,8 @@ def build_handler(config: LambdaConfig | None = None) -> LambdaHandler:
     """
     config = config or LambdaConfig.from_environ()
     logger.setLevel(config.log_level.upper())
+    if not any(isinstance(f, StrictUtf8Records) for f in logger.filters):
+        logger.addFilter(StrictUtf8Records())  # the runtime client's log stream is strict UTF-8
     extensions = load_extensions(config.extensions_dir)
     logger.info(
         kv(
