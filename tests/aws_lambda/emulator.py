@@ -184,9 +184,14 @@ class RuntimeApiEmulator:
         client_context: Mapping[str, Any] | None = None,
         *,
         raw_event: bytes | None = None,
+        raw_client_context: str | None = None,
         deadline_seconds: float = 300,
     ) -> str:
-        """Queue an invocation; returns its request id."""
+        """Queue an invocation; returns its request id.
+
+        ``raw_event`` and ``raw_client_context`` are sent as they are, instead of
+        the JSON of ``event`` and ``client_context``.
+        """
         request_id = f"req-{next(self._ids):04d}"
         body = raw_event if raw_event is not None else json.dumps(event).encode()
         headers = {
@@ -195,7 +200,9 @@ class RuntimeApiEmulator:
             "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
             "Lambda-Runtime-Trace-Id": f"Root=1-00000000-{request_id};Sampled=0",
         }
-        if client_context is not None:
+        if raw_client_context is not None:
+            headers["Lambda-Runtime-Client-Context"] = raw_client_context
+        elif client_context is not None:
             headers["Lambda-Runtime-Client-Context"] = json.dumps(client_context)
         pending = _Pending(request_id, body, headers)
         self._by_id[request_id] = pending

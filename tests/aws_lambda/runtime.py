@@ -101,10 +101,13 @@ class LambdaRuntime:
         client_context: Mapping[str, Any] | None = None,
         *,
         raw_event: bytes | None = None,
+        raw_client_context: str | None = None,
         timeout: float = 60,
     ) -> Answer:
         """Invoke the function as Lambda's Invoke API would, and return the runtime's answer."""
-        request_id = self.emulator.submit(event, client_context, raw_event=raw_event)
+        request_id = self.emulator.submit(
+            event, client_context, raw_event=raw_event, raw_client_context=raw_client_context
+        )
         return self._wait(lambda: self.emulator.answer(request_id), timeout)  # type: ignore[no-any-return]
 
     def init_error(self, timeout: float = 60) -> Answer:
