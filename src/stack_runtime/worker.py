@@ -1,11 +1,12 @@
 """The gunicorn worker of a server stack host: uvicorn, with a drain that loses no call.
 
 A balancer such as nginx never resends a POST that reached a host, so a drain
-must not lose one. On SIGTERM (which gunicorn's master forwards when it is told
-to stop) a worker
+must not lose one. On SIGTERM (which gunicorn's master sends when it stops the
+host, or when it retires this worker) a worker
 
-1. marks the host as draining (``/readyz`` answers 503) and answers every
-   request from then on with ``Connection: close``;
+1. when the whole host stops, marks the host as draining (``/readyz`` answers
+   503 on every worker); answers every request from then on with
+   ``Connection: close``;
 2. takes the connections already waiting in the listening socket's queue, then
    stops listening: new connections are refused, the one failure a balancer
    can safely retry on another host. When the whole host stops (not when one
@@ -37,7 +38,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from types import FrameType
 from typing import Any, ClassVar, Protocol
 
 from gunicorn.arbiter import Arbiter
@@ -85,14 +85,8 @@ class DrainingServer(Server):
         self.flush = flush
         self.pool = pool if isinstance(pool, CallPool) else None
         self.ppid = ppid
-        self.host_draining = False
         self._stop_requested = False
         self._taken: set[asyncio.Task[None]] = set()
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """SIGTERM or SIGINT: the whole host drains."""
-        self.host_draining = True
-        super().handle_exit(sig, frame)
 
     async def on_tick(self, counter: int) -> bool:
         """uvicorn's tick (every 0.1 s), plus the checks that end this worker."""
@@ -124,10 +118,11 @@ class DrainingServer(Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Drain: stop listening, finish the calls in flight, let the balancer close the rest."""
         started = time.monotonic()
-        if self.host_draining:
+        host = self.state.stopping  # gunicorn's master stops the host, not just this worker
+        if host:
             self.state.mark_terminating()
         self._close_after_each_response()
-        accepted = self._take_queued_connections(sockets or [], self.state.stopping)
+        accepted = self._take_queued_connections(sockets or [], host)
         for server in self.servers:
             server.close()
         for sock in sockets or []:
@@ -140,6 +135,7 @@ class DrainingServer(Server):
             kv(
                 logName="drainStarted",
                 pid=os.getpid(),
+                scope="host" if host else "worker",
                 connections=len(self.server_state.connections),
                 calls=len(self.server_state.tasks),
                 takenFromQueue=accepted,

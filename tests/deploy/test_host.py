@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -360,5 +361,35 @@ def test_the_line_of_a_call_that_kills_its_worker_is_in_the_log(tmp_path: Path) 
             30,
             "the replacement worker",
         )
+    finally:
+        host.stop()
+
+
+def test_a_worker_retired_alone_leaves_the_host_serving(tmp_path: Path) -> None:
+    """1. a host with two workers and a 0.5 s drain delay;
+    2. one worker gets SIGTERM, as gunicorn sends it to a worker it retires (after a
+    reload, or with fewer workers asked for);
+    3. that worker drains on its own (scope=worker) and gunicorn starts another;
+    4. well after the drain delay the host still runs and every worker answers /readyz 200:
+    one worker's drain is not the host's."""
+    (tmp_path / "records").mkdir()
+    host = Host("solo", tmp_path, workers=2, extra=("--drain-delay", "0.5"))
+    host.start()
+    try:
+        wait_until(lambda: len(host.worker_pids()) == 2, 30, "both workers")
+        first = host.worker_pids()
+        retired = min(first)
+        os.kill(retired, signal.SIGTERM)
+        wait_until(
+            lambda: len(host.worker_pids() - first) == 1 and retired not in host.worker_pids(),
+            30,
+            "a replacement worker",
+        )
+        assert re.search(rf"drainStarted, pid={retired}, scope=worker", host.log.read_text())
+        time.sleep(1.5)
+        assert host.process is not None and host.process.poll() is None
+        for _ in range(8):  # new connections, so both workers answer some
+            assert requests.get(host.url + "/readyz", headers=AUTH, timeout=5).status_code == 200
+        assert "drainDue" not in host.log.read_text()
     finally:
         host.stop()
