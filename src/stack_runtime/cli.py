@@ -85,8 +85,9 @@ def _drain_flags(parser: argparse.ArgumentParser) -> None:
         "--drain-idle-wait",
         type=float,
         metavar="SECONDS",
-        help="while draining, leave idle keep-alive connections this long for the balancer "
-        "to close; keep it above the balancer's upstream keep-alive timeout (default 20)",
+        help="while draining, leave idle keep-alive connections this long after the last "
+        "call for the balancer to close, then close them; keep it above the balancer's idle "
+        "timeout for connections to the hosts (default 20)",
     )
 
 

@@ -70,7 +70,8 @@ class Settings:
     drain_delay: float = 30.0
     """Seconds a host told to drain by ``/openConnections?terminate=true`` keeps listening."""
     drain_idle_wait: float = 20.0
-    """Seconds a draining worker leaves idle keep-alive connections for the balancer to close."""
+    """Seconds after its last call a draining worker leaves idle keep-alive connections for
+    the balancer to close, before it closes them itself."""
 
     @property
     def keepalive(self) -> int:

@@ -2,11 +2,12 @@
 
 A balancer such as nginx never resends a POST that reached a host, so a drain
 must not lose one. On SIGTERM (which gunicorn's master sends when it stops the
-host, or when it retires this worker) a worker
+host, or when it retires this worker after a reload) a worker
 
-1. when the whole host stops, marks the host as draining (``/readyz`` answers
-   503 on every worker); answers every request from then on with
-   ``Connection: close``;
+1. from the moment the signal arrives, answers every request with
+   ``Connection: close`` and closes its connection right after the answer (a
+   call already under way included); when the whole host stops, it also marks
+   the host as draining (``/readyz`` answers 503 on every worker);
 2. takes the connections already waiting in the listening socket's queue, then
    stops listening: new connections are refused, the one failure a balancer
    can safely retry on another host. When the whole host stops (not when one
@@ -15,10 +16,14 @@ host, or when it retires this worker) a worker
    last of them has closed it: a connection queued in between would be reset
    with its request already sent;
 3. finishes the calls in flight (each bounded by the call limit);
-4. leaves idle keep-alive connections open for the balancer to close (closing
-   one just as the balancer writes a request into it would lose that request),
-   answering any request that still arrives on one with ``Connection: close``,
-   for at most ``drain_idle_wait`` seconds after its last call;
+4. leaves the keep-alive connections that were idle when the drain started for
+   the balancer to close, answering (and then closing) any that still brings a
+   request: closing an idle one itself could cross a request the balancer is
+   writing into it, and nginx does not resend a POST it wrote into a kept-alive
+   connection that the host closed (it answers 502). nginx with
+   ``deploy/nginx.conf`` closes an idle upstream connection after 0.5 s, so the
+   drain lasts as long as its longest call, or 0.5 s. Connections still open
+   ``drain_idle_wait`` seconds after the last call are closed by the worker;
 5. exits. gunicorn's ``graceful_timeout`` bounds the whole drain.
 
 The same worker also exits on its own (finishing its calls the same way, while
@@ -38,6 +43,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, ClassVar, Protocol
 
 from gunicorn.arbiter import Arbiter
@@ -85,20 +91,33 @@ class DrainingServer(Server):
         self.flush = flush
         self.pool = pool if isinstance(pool, CallPool) else None
         self.ppid = ppid
+        self.draining = False
+        """True from the signal that starts this worker's drain."""
+        self._began: tuple[float, int] | None = None
+        """When the drain began, and how many requests had begun by then."""
         self._stop_requested = False
         self._taken: set[asyncio.Task[None]] = set()
 
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """SIGTERM or SIGINT: the drain starts. Every answer from now on closes its
+        connection, also in the event loop's turns before :meth:`shutdown` begins."""
+        if not self.draining:
+            self.draining = True
+            self._began = self._requests_so_far()
+        self._answer_with_close()
+        super().handle_exit(sig, frame)
+
     async def on_tick(self, counter: int) -> bool:
         """uvicorn's tick (every 0.1 s), plus the checks that end this worker."""
-        should_exit = await super().on_tick(counter)
+        should_exit = await super().on_tick(counter)  # may renew the default headers
         if self.flush is not None:
             self.flush()
-        if self.state.terminating:
-            self._close_after_each_response()
-            if not self._stop_requested and self.state.drain_due:
-                self._stop_requested = True
-                logger.warning(kv(logName="drainDue", delaySeconds=self.state.drain_delay))
-                self.state.stop()
+        if self.draining or self.state.terminating:
+            self._answer_with_close()
+        if not self._stop_requested and self.state.drain_due:
+            self._stop_requested = True
+            logger.warning(kv(logName="drainDue", delaySeconds=self.state.drain_delay))
+            self.state.stop()
         if counter % 10 == 0 and not should_exit:
             if os.getppid() != self.ppid:
                 logger.error(kv(logName="masterGone", pid=os.getpid()))
@@ -110,27 +129,44 @@ class DrainingServer(Server):
                 return True
         return should_exit
 
-    def _close_after_each_response(self) -> None:
+    def _requests_so_far(self) -> tuple[float, int]:
+        """Now, and the requests begun so far: answered, or under way."""
+        under_way = 0
+        for connection in self.server_state.connections:
+            cycle = getattr(connection, "cycle", None)
+            under_way += cycle is not None and not cycle.response_complete
+        return time.monotonic(), self.server_state.total_requests + under_way
+
+    def _answer_with_close(self) -> None:
+        """Every answer from now on says ``Connection: close`` and closes its connection:
+        the default headers of new requests, and the requests under way (uvicorn's
+        response cycles and the direct answers of :mod:`~stack_runtime.protocol` alike)."""
         headers = self.server_state.default_headers
         if _CLOSE not in headers:
             self.server_state.default_headers = [*headers, _CLOSE]
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                cycle.keep_alive = False
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """Drain: stop listening, finish the calls in flight, let the balancer close the rest."""
-        started = time.monotonic()
+        """Drain: stop listening, finish the calls in flight, let the balancer close the rest.
+
+        ``newRequests`` in the ``drainFinished`` line counts the requests that began after
+        the drain did (on connections kept open, or waiting in the listen queue), all
+        answered with ``Connection: close``; ``closedIdle`` the idle connections the worker
+        closed itself, after ``drain_idle_wait``.
+        """
+        started, begun = self._began or self._requests_so_far()
         host = self.state.stopping  # gunicorn's master stops the host, not just this worker
         if host:
             self.state.mark_terminating()
-        self._close_after_each_response()
+        self._answer_with_close()
         accepted = self._take_queued_connections(sockets or [], host)
         for server in self.servers:
             server.close()
         for sock in sockets or []:
             sock.close()
-        for connection in list(self.server_state.connections):
-            cycle = getattr(connection, "cycle", None)
-            if cycle is not None and not cycle.response_complete:
-                cycle.keep_alive = False
         logger.info(
             kv(
                 logName="drainStarted",
@@ -153,7 +189,8 @@ class DrainingServer(Server):
             kv(
                 logName="drainFinished",
                 pid=os.getpid(),
-                seconds=f"{time.monotonic() - started:.1f}",
+                seconds=f"{time.monotonic() - started:.2f}",
+                newRequests=self.server_state.total_requests - begun,
                 closedIdle=len(self.server_state.connections),
             )
         )

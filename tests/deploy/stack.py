@@ -312,14 +312,23 @@ class Tally:
 
 
 class Stream:
-    """``clients`` threads sending calls through nginx until stopped, each with a unique id."""
+    """``clients`` threads sending calls through nginx until stopped, each with a unique id.
+
+    Each call runs ``sleep`` seconds in the host; with several values, the calls of a
+    client take them in turn.
+    """
 
     def __init__(
-        self, nginx: Nginx, clients: int = 4, *, sleep: float = 0.0, pause: float = 0.005
+        self,
+        nginx: Nginx,
+        clients: int = 4,
+        *,
+        sleep: float | tuple[float, ...] = 0.0,
+        pause: float = 0.005,
     ) -> None:
         self.nginx = nginx
         self.clients = clients
-        self.sleep = sleep
+        self.sleeps = sleep if isinstance(sleep, tuple) else (sleep,)
         self.pause = pause
         self.tally = Tally()
         self._stop = threading.Event()
@@ -353,7 +362,11 @@ class Stream:
                 envelope = {
                     "diy": True,
                     "function": function,
-                    "options": {"id": call_id, "echo": echo, "sleep": self.sleep},
+                    "options": {
+                        "id": call_id,
+                        "echo": echo,
+                        "sleep": self.sleeps[n % len(self.sleeps)],
+                    },
                 }
                 with tally.lock:
                     tally.sent += 1

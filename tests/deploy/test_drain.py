@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import time
 from pathlib import Path
 
@@ -73,3 +75,76 @@ def test_rolling_restart_loses_no_call(tmp_path: Path) -> None:
     assert duplicated == []
     assert tally.answered == tally.sent
     assert len([r for r in records(stack.folder) if r["what"] == "call"]) == tally.sent
+
+
+#: Drains per run of the test below; each is a chance for the race it looks for.
+DRAINS = 6
+#: The calls of the stream below run 0, 0.02 or this many seconds: the longest call.
+LONGEST = 0.3
+
+
+def _drain_lines(log: str) -> dict[int, dict[str, dict[str, str]]]:
+    """``drainStarted`` and ``drainFinished`` fields by worker pid."""
+    found: dict[int, dict[str, dict[str, str]]] = {}
+    for line in log.splitlines():
+        match = re.search(r"logName=(drainStarted|drainFinished), (.*)$", line)
+        if match:
+            fields = dict(pair.split("=", 1) for pair in match.group(2).split(", "))
+            found.setdefault(int(fields["pid"]), {})[match.group(1)] = fields
+    return found
+
+
+def test_every_drain_ends_within_its_longest_call_plus_a_second(tmp_path: Path) -> None:
+    """1. eight clients send calls of 0 to 0.3 s through nginx, which keeps connections
+    to the hosts open between calls (upstream keep-alive);
+    2. host a, then b, then a ... is sent SIGTERM at a random moment, while nginx holds
+    idle connections to it and may write a call into one just after the drain started;
+    3. each time the host exits 0 within its longest call plus a second (nginx closes its
+    idle connections to the host within 0.5 s; every call that arrives on one during the
+    drain is answered, with Connection: close, and its connection closed), and is started
+    again;
+    4. every call answered once, with its own body; none answered by nginx itself."""
+    drains: list[float] = []
+    with running_stack(tmp_path, ["a", "b"]) as stack:
+        with Stream(stack.nginx, clients=8, sleep=(0.0, 0.02, LONGEST), pause=0.002) as stream:
+            wait_until(
+                lambda: served(stream.tally, "a") > 20 and served(stream.tally, "b") > 20,
+                60,
+                "calls on both hosts",
+            )
+            for n in range(DRAINS):
+                host = stack.hosts[n % 2]
+                time.sleep(random.uniform(0.1, 0.6))
+                started = time.monotonic()
+                host.terminate()
+                assert host.wait(60) == 0
+                drains.append(time.monotonic() - started)
+                _restart(host, stream)
+        tally = stream.stop()
+        log = stack.nginx.prefix / "error.log"
+        nginx_errors = [line for line in log.read_text().splitlines() if "prematurely" in line]
+
+    workers = [
+        lines
+        for host in stack.hosts
+        for lines in _drain_lines(host.log.read_text()).values()
+        if "drainStarted" in lines
+    ]
+    late = sum(int(w["drainFinished"]["newRequests"]) for w in workers)
+    duplicated = duplicates(stack.folder)
+    report(
+        "drain as short as its calls",
+        tally,
+        len(duplicated),
+        drains=len(drains),
+        drain_s=",".join(f"{d:.2f}" for d in drains),
+        requests_after_drain_start=late,
+        closed_idle=sum(int(w["drainFinished"]["closedIdle"]) for w in workers),
+    )
+    assert tally.failures == [] and tally.wrong == [], tally.failures[:5]
+    assert duplicated == [] and nginx_errors == []
+    assert tally.answered == tally.sent
+    # each drain above and the final stop, of each of two workers
+    assert len(workers) == 2 * (DRAINS + len(stack.hosts))
+    assert all("drainFinished" in w for w in workers)
+    assert max(drains) < LONGEST + 1.0, drains
