@@ -293,14 +293,13 @@ def test_a_line_that_must_survive_waits_only_while_a_kept_page_holds_it(
         kept.close()
 
 
-@pytest.mark.skipif(_c_info_line is None, reason="_lines.c not built")
 def test_the_c_stamp_reads_as_the_python_one() -> None:
     """Times across seconds, at their edges and in other years, and lines in any script:
     the same text from ``_lines.c`` and from the formatter's Python stamp."""
     import random
     import time
 
-    assert _c_info_line is not None
+    assert _c_info_line is not None, "stack_runtime._lines is not built: install gcc, then make"
     formatter = _LineFormatter()
     rng = random.Random(7)
     now = time.time()
@@ -313,10 +312,10 @@ def test_the_c_stamp_reads_as_the_python_one() -> None:
     assert formatter.info_line("x", -1.0).endswith(" INFO x\n")
 
 
-@pytest.mark.skipif(_c_keep is None, reason="_lines.c not built")
 def test_the_c_copy_into_a_kept_page_is_the_python_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same lines put on two pages, one by ``_lines.c``, one by Python: the same bytes,
     and both refuse the line that does not fit."""
+    assert _c_keep is not None, "stack_runtime._lines is not built: install gcc, then make"
     import stack_runtime.logs as logs
 
     lines_to_keep = ["2026-01-01 00:00:00,000 INFO café\n", "x" * 40_000, "y" * 30_000, "z\n"]
