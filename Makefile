@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh clone:
 #   make run    start the local server on the bundled example extensions
 #   make test   run the test suite
+# make help lists the other targets.
 # Both check the system packages first (scripts/install-system-deps: installs them with apt
 # as root, otherwise prints the command), then create .venv and install the project into it.
 
@@ -13,7 +14,10 @@ PORT   ?= 8080
 INTEGRATOR_EXTENSION_SYSTEM_TOKEN ?= local-dev-token
 export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 
-.PHONY: run serve test lint format bench fuzz clean
+.PHONY: help run serve test lint format bench fuzz image-test fresh-test constraints clean
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
 
 $(STAMP): pyproject.toml src/stack_runtime/_plain.c src/stack_runtime/_lines.c src/stack_runtime/_request.c
 	PYTHON=$(PYTHON) scripts/install-system-deps build
@@ -41,7 +45,7 @@ lint: $(STAMP)  ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff format --check src tests extensions bench
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(STAMP)  ## ruff: fix what it can, format the code
 	$(BIN)/ruff check --fix src tests extensions bench
 	$(BIN)/ruff format src tests extensions bench
 
@@ -59,5 +63,27 @@ fuzz:  ## the fuzzers, long (README, The direct path): FUZZ_SECONDS each
 	$(BIN)/python -m tests.fuzz.parser_diff --sanitized --seconds $(FUZZ_SECONDS)
 	$(BIN)/python -m tests.fuzz.stream_diff --seconds $(FUZZ_SECONDS)
 
-clean:
+# The container tests (tests/container) run as root with podman, runc and debootstrap, which
+# scripts/install-system-deps installs; they make a Debian bookworm image once a day.
+image-test:  ## build the Dockerfile's image with podman and run it (root; a few minutes)
+	PYTHON=$(PYTHON) scripts/install-system-deps container
+	$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/pytest -rP tests/container/test_image.py
+
+fresh-test:  ## git clone, make test and make run in a bare Debian container (root; ~10 minutes)
+	PYTHON=$(PYTHON) scripts/install-system-deps container
+	$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/pytest -rP tests/container/test_fresh_machine.py
+
+constraints:  ## pin the image's dependencies anew (constraints.txt), newest that pyproject allows
+	rm -rf build/constraints
+	$(PYTHON) -m venv build/constraints
+	build/constraints/bin/pip install --quiet --upgrade pip
+	build/constraints/bin/pip install --quiet .
+	{ sed -n '/^#/p' constraints.txt; build/constraints/bin/pip freeze --exclude stack-runtime; } \
+	  > build/constraints.txt
+	mv build/constraints.txt constraints.txt
+	rm -rf build/constraints
+
+clean:  ## remove .venv and the tools' caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
