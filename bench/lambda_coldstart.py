@@ -135,8 +135,8 @@ def main() -> None:
     print(
         "import time (-X importtime, cumulative): "
         f"awslambdaric.bootstrap {import_time('awslambdaric.bootstrap') * 1000:.1f} ms, "
-        f"stack_runtime.aws_lambda.handler "
-        f"{import_time('stack_runtime.aws_lambda.handler') * 1000:.1f} ms"
+        f"stack_runtime.aws_lambda.lambda_handler "
+        f"{import_time('stack_runtime.aws_lambda.lambda_handler') * 1000:.1f} ms"
     )
 
 

@@ -69,10 +69,10 @@ def main() -> None:
         TracedDispatcher(extensions, metrics=CallMetrics(), tracing=unsampled_tracing)
     )
     unsampled_tracing.shutdown()
-    base = import_ms(["stack_runtime.aws_lambda.handler"])
+    base = import_ms(["stack_runtime.aws_lambda.lambda_handler"])
     traced = import_ms(
         [
-            "stack_runtime.aws_lambda.handler",
+            "stack_runtime.aws_lambda.lambda_handler",
             "stack_runtime.tracing.otel",
             "opentelemetry.exporter.otlp.proto.http.trace_exporter",
         ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from .emulator import RuntimeApiEmulator
 from .runtime import ENTRY, PLAIN_RIC, LambdaRuntime, lambda_environment
 
 INTEGRATOR_CONTEXT = {"diy": True, "type": "hook", "function": "echo"}
+#: Imports every submodule of stack_runtime, then runs a module as ``python -m``.
+EVERY_MODULE = Path(__file__).with_name("every_module.py")
 
 
 def task_root(tmp_path: Path, fixture: str) -> Path:
@@ -117,3 +121,51 @@ def test_entry_point_help() -> None:
     assert result.returncode == 0
     assert "usage: python -m stack_runtime.aws_lambda [HANDLER]" in result.stdout
     assert "AWS_LAMBDA_EXEC_WRAPPER=/var/task/stack-runtime-lambda" in result.stdout
+
+
+def test_importing_every_module_first_leaves_the_handler_callable(tmp_path: Path) -> None:
+    """1. Import every module of stack_runtime (pkgutil.walk_packages), the Lambda face's
+    own included; 2. only then look up ``stack_runtime.aws_lambda.handler``: it is the
+    built handler, not a submodule that took its name."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STACK_", "AWS_", "LAMBDA_"))}
+    env["STACK_EXTENSIONS_DIR"] = str(FIXTURES / "protocol")
+    result = subprocess.run(
+        [sys.executable, str(EVERY_MODULE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
+    import stack_runtime
+
+    package = Path(stack_runtime.__file__).parent
+    modules = {
+        ".".join(("stack_runtime", *path.relative_to(package).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        )
+        for path in package.rglob("*.py")
+        if "_scaffold" not in path.parts and path.stem != "__main__"
+    }
+    assert "stack_runtime.aws_lambda.lambda_handler" in modules
+    assert modules - {"stack_runtime"} <= set(lines["imported"].split())
+    assert lines["handler"] == "stack_runtime.aws_lambda.lambda_handler.LambdaHandler callable=True"
+
+
+@pytest.mark.parametrize("command", [ENTRY, PLAIN_RIC], ids=["entry", "plain"])
+def test_the_configured_handler_serves_after_every_module_is_imported(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """AWS's runtime client resolves the configured handler in a process that imported
+    every module of stack_runtime first, and the invocation is answered."""
+    first = (sys.executable, str(EVERY_MODULE), "-m", *command[2:])
+    with LambdaRuntime(tmp_path / "log", extensions=FIXTURES / "protocol", command=first) as rt:
+        envelope = {**INTEGRATOR_CONTEXT, "options": {"data": [1]}}
+        answer = rt.invoke(envelope)
+        assert answer.kind == "response" and answer.json() == {"data": [1]}, rt.output()
+        if command == ENTRY:
+            answer = rt.invoke({"data": [2]}, INTEGRATOR_CONTEXT)
+            assert answer.kind == "response" and answer.json() == {"data": [2]}, rt.output()

@@ -84,7 +84,7 @@ def test_zip_holds_what_the_lambda_path_needs_and_stays_small(built: tuple[Path,
         wrapper = zipped.getinfo("stack-runtime-lambda")
     assert (wrapper.external_attr >> 16) & 0o777 == 0o755
     assert {
-        "stack_runtime/aws_lambda/handler.py",
+        "stack_runtime/aws_lambda/lambda_handler.py",
         "stack_runtime/aws_lambda/bootstrap.py",
         "extensions/diy/__init__.py",
         "awslambdaric/bootstrap.py",
@@ -95,7 +95,7 @@ def test_zip_holds_what_the_lambda_path_needs_and_stays_small(built: tuple[Path,
     for module in ("_plain", "_lines"):
         assert any(n.startswith(f"stack_runtime/{module}.") and n.endswith(".so") for n in names)
     tag = sys.implementation.cache_tag
-    assert f"stack_runtime/aws_lambda/__pycache__/handler.{tag}.pyc" in names
+    assert f"stack_runtime/aws_lambda/__pycache__/lambda_handler.{tag}.pyc" in names
     tops = {n.split("/")[0] for n in names}
     assert not [t for t in tops if t.startswith(NOT_ON_LAMBDA)], sorted(tops)
     assert "bin" not in tops

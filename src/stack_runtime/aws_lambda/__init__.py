@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .handler import LambdaHandler
+    from .lambda_handler import LambdaHandler
 
     handler: LambdaHandler
 
@@ -27,7 +27,7 @@ __all__ = ["handler"]
 
 def __getattr__(name: str) -> Any:
     if name == "handler":
-        from .handler import build_handler
+        from .lambda_handler import build_handler
 
         built = build_handler()
         globals()["handler"] = built

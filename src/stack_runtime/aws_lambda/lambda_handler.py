@@ -1,4 +1,9 @@
-"""``stack_runtime.aws_lambda.handler``: one Lambda invocation in, the dispatcher's answer out.
+"""The Lambda handler: one Lambda invocation in, the dispatcher's answer out.
+
+The package builds its ``stack_runtime.aws_lambda.handler`` attribute from
+:func:`build_handler` on first use. This module is not called ``handler``: a
+submodule of that name, once imported, would stand in the package's namespace
+where the runtime looks the handler up.
 
 A call that succeeds returns the function's result (as the compact JSON the
 dispatcher made, so ``NaN`` is ``null`` and the payload is always valid JSON).
