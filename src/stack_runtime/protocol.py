@@ -263,11 +263,11 @@ class HttpProtocol(HttpToolsProtocol):
         whose ASGI tasks for those requests cannot write before that 400 closes the
         connection).
         """
-        whole = self.whole
-        if whole is None:
+        if self.stack_app is None:
             super().data_received(data)
             return
-        if self.between and self._free():
+        whole = self.whole
+        if whole is not None and self.between and self._free():
             request = whole(data)
             if request is not None:
                 self._unset_keepalive_if_required()
