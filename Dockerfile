@@ -12,7 +12,7 @@ FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml setup.py README.md constraints.txt ./
 COPY src ./src
 # stack-runtime and every package it needs, as wheels, at the versions constraints.txt pins,
 # and their list with each one's SHA-256.

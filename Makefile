@@ -14,12 +14,12 @@ PORT   ?= 8080
 INTEGRATOR_EXTENSION_SYSTEM_TOKEN ?= local-dev-token
 export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 
-.PHONY: help run serve test lint format bench fuzz image-test fresh-test constraints clean
+.PHONY: help run serve test lint format bench fuzz dist image-test fresh-test constraints clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
 
-$(STAMP): pyproject.toml src/stack_runtime/_plain.c src/stack_runtime/_lines.c src/stack_runtime/_request.c
+$(STAMP): pyproject.toml setup.py src/stack_runtime/_plain.c src/stack_runtime/_lines.c src/stack_runtime/_request.c
 	PYTHON=$(PYTHON) scripts/install-system-deps build
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -62,6 +62,18 @@ fuzz:  ## the fuzzers, long (README, The direct path): FUZZ_SECONDS each
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m tests.fuzz.parser_diff --sanitized --seconds $(FUZZ_SECONDS)
 	$(BIN)/python -m tests.fuzz.stream_diff --seconds $(FUZZ_SECONDS)
+
+# The package to install elsewhere (it is not on PyPI): the wheel, built from the sdist, and
+# the sdist itself. Older stack_runtime-* files in DIST go first, so one wheel is left there.
+DIST ?= dist
+dist: $(STAMP)  ## the wheel and the sdist in dist/, to pip install elsewhere
+	rm -f $(DIST)/stack_runtime-*.whl $(DIST)/stack_runtime-*.tar.gz
+	$(BIN)/python -m build --outdir $(DIST) .
+	@# As for .venv: a wheel without the C modules is refused.
+	@$(BIN)/python -c 'import sys, zipfile; names = zipfile.ZipFile(sys.argv[1]).namelist(); \
+	  missing = [m for m in ("_plain", "_lines", "_request") if not any(n.startswith(f"stack_runtime/{m}.") and n.endswith(".so") for n in names)]; \
+	  sys.exit(f"the wheel has no C module {missing}: see the build output above" if missing else None)' $(DIST)/stack_runtime-*.whl
+	@ls $(DIST)/stack_runtime-*
 
 # The container tests (tests/container) run as root with podman, runc and debootstrap, which
 # scripts/install-system-deps installs; they make a Debian bookworm image once a day.
