@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -94,6 +95,8 @@ class Podman:
             "build", "--pull=never", "--format", "docker", "-t", tag, *extra, context,
             timeout=timeout,
         )  # fmt: skip
+        # The images an earlier build of the same tag left without a name.
+        self("image", "prune", "--force", check=False, quiet=True)
         return done.stdout + done.stderr
 
     def drop_other_tags(self, repository: str, keep: str) -> None:
@@ -107,8 +110,6 @@ class Podman:
 def _containers_conf() -> str:
     """runc, and default limits no higher than this process's own: podman's defaults
     (a million open files) are refused where a container may not raise its limits."""
-    import resource
-
     files = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     processes = resource.getrlimit(resource.RLIMIT_NPROC)[1]
     pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
@@ -154,7 +155,10 @@ def debian_image(podman: Podman) -> str:
         # This machine's trust: its bundle as one more local authority, pip told to use
         # the system's bundle (a pip from PyPI would use its own).
         shutil.copyfile(TRUST, root / "usr/local/share/ca-certificates/machine-trust.crt")
-        subprocess.run(["chroot", str(root), "update-ca-certificates"], capture_output=True)
+        trusted = subprocess.run(
+            ["chroot", str(root), "update-ca-certificates"], capture_output=True, text=True
+        )
+        assert trusted.returncode == 0, trusted.stdout + trusted.stderr
         (root / "etc/pip.conf").write_text("[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n")
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         imported = subprocess.run(

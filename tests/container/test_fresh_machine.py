@@ -26,10 +26,12 @@ ALLOWED_SKIPS = {
     "kubectl is not installed": "tests/deploy/test_kubernetes.py",
 }
 # Inside the container: /mnt/in holds the clone's source, /mnt/out what the test reads.
+# The clone goes where every user may read it (not root's home): tests/deploy runs the host
+# as the Deployment's non-root user on the checkout.
 SCRIPT = r"""
 set -u
-git clone --quiet -c advice.detachedHead=false /mnt/in/stack-runtime.bundle /root/stack-runtime
-cd /root/stack-runtime
+git clone --quiet -c advice.detachedHead=false /mnt/in/stack-runtime.bundle /srv/stack-runtime
+cd /srv/stack-runtime
 git log --oneline -1 > /mnt/out/commit
 SECONDS=0
 make test > /mnt/out/make-test.log 2>&1
