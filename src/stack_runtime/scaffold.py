@@ -2,21 +2,33 @@
 
 Writes ``DIR/extensions/diy/`` with one commented example of every kind of
 function (hooks, wrappers, settings, installer, uninstaller, utilities, a
-top-level function) and ``DIR/tests/test_extensions.py``, which tests each of
-them with the pytest plugin. Existing files are never overwritten: when any of
-the files is already there, nothing is written.
+top-level function), ``DIR/tests/test_extensions.py``, which tests each of
+them with the pytest plugin, ``DIR/extensions/requirements.txt`` for the
+packages they import and ``DIR/records.json``, a page of records to call a
+hook with. Then prints the next steps, each a command that runs as printed.
+Existing files are never overwritten: when any of the files is already there,
+nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["ScaffoldExists", "add_init_parser", "run_init", "scaffold", "template_files"]
+__all__ = [
+    "NEXT_STEPS",
+    "ScaffoldExists",
+    "add_init_parser",
+    "next_steps",
+    "run_init",
+    "scaffold",
+    "template_files",
+]
 
 _TEMPLATES = "_scaffold"
 
@@ -66,8 +78,31 @@ def scaffold(target: Path) -> list[Path]:
 _DESCRIPTION = """\
 Start a project of integrator.io extension functions in DIR (default: the
 current directory): DIR/extensions/diy/ with one commented example of each kind
-of function, and DIR/tests/test_extensions.py testing them with the pytest
-plugin. Refuses, writing nothing, when any of those files exists."""
+of function, DIR/tests/test_extensions.py testing them with the pytest plugin
+(pip install 'stack-runtime[test]' brings pytest), DIR/extensions/requirements.txt
+for the packages the extensions import, and DIR/records.json, a page of records
+for stack-runtime invoke. Refuses, writing nothing, when any of those files
+exists. Then prints the next steps."""
+
+#: What to run next, in a new project's folder: (command, what it does).
+NEXT_STEPS = (
+    ("pytest", "run the example tests"),
+    ("stack-runtime invoke preMap --records records.json", "call one hook with records.json"),
+    (
+        "stack-runtime package-lambda -r extensions/requirements.txt",
+        "build the zip of an AWS Lambda stack",
+    ),
+    ("stack-runtime dev", "serve the functions on 127.0.0.1:8080, reloading on every save"),
+)
+
+
+def next_steps(target: Path) -> str:
+    """The next steps after writing the scaffold into ``target``, as lines of a shell script:
+    each command after a comment that says what it does."""
+    steps = list(NEXT_STEPS)
+    if target.resolve() != Path.cwd().resolve():
+        steps.insert(0, (f"cd {shlex.quote(str(target))}", "the new project's folder"))
+    return "Next:\n" + "\n".join(f"  # {what}\n  {command}" for command, what in steps)
 
 
 def add_init_parser(commands: Any) -> argparse.ArgumentParser:
@@ -97,12 +132,5 @@ def run_init(args: argparse.Namespace) -> int:
         return 1
     for path in written:
         print(f"created {path}")
-    where = "" if target.resolve() == Path.cwd().resolve() else f", in {target}"
-    print(
-        f"\nNext{where}:\n"
-        "  pytest                 run the example tests\n"
-        "  stack-runtime invoke preMap --records records.json\n"
-        "                         call one function with a page of records\n"
-        "  stack-runtime dev      serve the functions, reloading on every save"
-    )
+    print(f"\n{next_steps(target)}")
     return 0

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import signal
 import subprocess
 import sys
+import time
+import zipfile
 from pathlib import Path, PurePosixPath
+
+import requests
 
 from stack_runtime.scaffold import template_files
 
+from ..conftest import stop_process
 from .commands import clean_environment, stack_runtime
+from .server import free_port
 
 TEMPLATE_TESTS = template_files()[PurePosixPath("tests/test_extensions.py")]
 
@@ -90,3 +99,79 @@ def test_init_into_a_file_is_refused(tmp_path: Path) -> None:
     target.write_text("x")
     result = stack_runtime("init", str(target))
     assert result.returncode == 2 and b"is not a folder" in result.stderr
+
+
+def printed_steps(output: str) -> list[str]:
+    """The commands of init's "Next:" block, in order (each after its ``# comment`` line)."""
+    block = output.split("\nNext:\n", 1)[1]
+    lines = [line.strip() for line in block.splitlines() if line.strip()]
+    assert all(line.startswith("# ") for line in lines[0::2]), block
+    return lines[1::2]
+
+
+def test_every_printed_next_step_runs_as_written(tmp_path: Path) -> None:
+    """1. init a project in a fresh folder; 2. run each command of its printed next steps, as
+    printed, in a shell, in order: each succeeds (``dev`` serves a call, then stops on Ctrl-C).
+    The port of ``dev`` comes from ``PORT``, so the test takes no well-known port."""
+    created = stack_runtime("init", "my-integration", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr.decode()
+    steps = printed_steps(created.stdout.decode())
+    assert [s.split()[:2] for s in steps] == [
+        ["cd", "my-integration"],
+        ["pytest"],
+        ["stack-runtime", "invoke"],
+        ["stack-runtime", "package-lambda"],
+        ["stack-runtime", "dev"],
+    ]
+    port = free_port()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    environment = clean_environment(PATH=path, PORT=str(port))
+    where = tmp_path
+    for step in steps:
+        if step.startswith("cd "):
+            where = where / shlex.split(step)[1]
+            assert where.is_dir(), step
+        elif step == "stack-runtime dev":
+            served = serve_one_call(step, where, environment, port)
+            assert served == [{"data": {"id": 1, "name": "Ada"}}], served
+        else:
+            ran = subprocess.run(
+                step, shell=True, cwd=where, env=environment, capture_output=True, timeout=300
+            )
+            assert ran.returncode == 0, (step, ran.stdout.decode(), ran.stderr.decode())
+            if step.startswith("stack-runtime invoke"):
+                page = json.loads((where / "records.json").read_text())
+                assert len(page) >= 2 and len(json.loads(ran.stdout)) == len(page)
+    assert zipfile.is_zipfile(where / "dist" / "stack-runtime-lambda.zip")
+
+
+def serve_one_call(command: str, cwd: Path, env: dict[str, str], port: int) -> object:
+    """Run ``command`` (``stack-runtime dev``), call preMap through it, stop it with Ctrl-C."""
+    log = cwd / "dev.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            shlex.split(command), cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not (token := re.search(r"using this token:\s+(\S+)", log.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        while True:
+            try:
+                response = requests.post(
+                    f"http://127.0.0.1:{port}/function",
+                    json={"diy": True, "type": "hook", "function": "preMap",
+                          "options": {"data": [{"id": 1, "name": " Ada "}]}},
+                    headers={"Authorization": f"Bearer {token.group(1)}"},
+                    timeout=10,
+                )  # fmt: skip
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        assert response.status_code == 200, response.text
+        return response.json()
+    finally:
+        stopped = stop_process(process, signal.SIGINT, 30)  # Ctrl-C
+        assert stopped == 0, (stopped, log.read_text())
