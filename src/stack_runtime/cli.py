@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import faulthandler
 import secrets
 import shutil
@@ -201,9 +202,25 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from .dev import run_dev
+    from .dev import check_folder, listen, run_dev
 
     settings = _settings(args, defaults=Settings(host="127.0.0.1"))
+    # Everything that can stop the server is checked before it says it serves.
+    check_folder(settings.extensions_dir)
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        reason = exc.strerror.lower() if exc.strerror else str(exc)
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            hint = f"--port or {ENV['port']} chooses another port"
+        else:
+            hint = f"--host or {ENV['host']} chooses another address"
+        print(
+            f"stack-runtime dev: cannot listen on {settings.host}:{settings.port}: {reason} "
+            f"({hint})",
+            file=sys.stderr,
+        )
+        return 1
     if not settings.system_tokens:
         token = secrets.token_urlsafe(24)
         settings = settings.with_tokens(token)
@@ -211,12 +228,14 @@ def _dev(args: argparse.Namespace) -> int:
             f"stack-runtime dev: no {ENV['system_token']} set; using this token:\n  {token}",
             file=sys.stderr,
         )
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(
-        f"stack-runtime dev: serving {settings.extensions_dir} on http://{settings.host}:{settings.port}",
+        f"stack-runtime dev: serving {settings.extensions_dir} on "
+        f"http://{host}:{sock.getsockname()[1]}",
         file=sys.stderr,
     )
     faulthandler.enable(all_threads=True)  # as in serve: a crash leaves its Python stack
-    run_dev(settings)
+    run_dev(settings, sock)
     return 0
 
 

@@ -17,6 +17,7 @@ import asyncio
 import contextvars
 import logging
 import os
+import socket
 import time
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +39,15 @@ from .protocol import http_protocol
 from .readable import configure_readable_logging
 from .settings import Settings
 
-__all__ = ["LOAD_FAILED_CODE", "DevDispatcher", "DevServer", "load_failed", "run_dev"]
+__all__ = [
+    "LOAD_FAILED_CODE",
+    "DevDispatcher",
+    "DevServer",
+    "check_folder",
+    "listen",
+    "load_failed",
+    "run_dev",
+]
 
 #: The ``code`` of the 422 every call gets while the extensions do not import.
 LOAD_FAILED_CODE = "extension_load_failed"
@@ -187,8 +196,9 @@ class DevServer:
         except Exception as exc:  # the folder went away, the watcher failed: keep serving
             logger.error(f"stopped watching {self.root} ({exc}); restart dev to reload again")
 
-    async def serve(self) -> None:
-        """Serve until stopped (Ctrl-C, SIGTERM or ``GET /stopServer``)."""
+    async def serve(self, sock: socket.socket | None = None) -> None:
+        """Serve until stopped (Ctrl-C, SIGTERM or ``GET /stopServer``), on ``sock`` when
+        given (bound already), else on the settings' host and port."""
         config = uvicorn.Config(
             self.app,
             host=self.settings.host,
@@ -202,7 +212,7 @@ class DevServer:
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch(stop))
         try:
-            await server.serve()
+            await server.serve(sockets=None if sock is None else [sock])
         finally:
             stop.set()
             try:
@@ -212,17 +222,38 @@ class DevServer:
             self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def run_dev(settings: Settings) -> None:
-    """Serve ``settings.extensions_dir`` and reload it on every change.
-
-    Raises :class:`ExtensionLoadError` when the folder does not exist; any other
-    load failure is served as a 422 until it is fixed.
-    """
-    root = Path(settings.extensions_dir)
+def check_folder(root: Path) -> None:
+    """Raise :class:`ExtensionLoadError` when the extensions folder ``root`` does not exist."""
     if not root.is_dir():
         raise ExtensionLoadError(
             str(root), None, "extensions folder not found (stack-runtime init makes one)"
         )
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` as uvicorn binds one; ``OSError`` when it cannot be
+    (the address is in use, say). Port 0 takes a free port: ``getsockname()`` tells which."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def run_dev(settings: Settings, sock: socket.socket | None = None) -> None:
+    """Serve ``settings.extensions_dir`` and reload it on every change.
+
+    ``sock`` is the socket to serve on, from :func:`listen`; without it the
+    server binds the settings' host and port itself. Raises
+    :class:`ExtensionLoadError` when the folder does not exist; any other load
+    failure is served as a 422 until it is fixed.
+    """
+    root = Path(settings.extensions_dir)
+    check_folder(root)
     drop = None if settings.log_level == "debug" else _QuietCalls()
     configure_readable_logging(settings.log_level, root, drop=drop)
-    asyncio.run(DevServer(settings).serve())
+    asyncio.run(DevServer(settings).serve(sock))
