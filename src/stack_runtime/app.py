@@ -7,7 +7,6 @@ No request makes the app answer with HTML or a stack trace: every error is JSON.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Token
@@ -168,7 +167,7 @@ class StackApp:
         headers: Mapping[bytes, bytes],
         raw: bytes | bytearray,
         respond: Callable[[Reply], None],
-    ) -> asyncio.Task[None] | None:
+    ) -> bool:
         """Answer ``POST /function`` (no query string) whose whole body is ``raw``, without ASGI.
 
         ``headers`` maps the request's lower-cased header names to their values
@@ -177,25 +176,31 @@ class StackApp:
         The same answer as through :meth:`__call__`, and the same log lines, for
         an HTTP protocol that has read the whole request itself
         (:class:`~stack_runtime.protocol.HttpProtocol`): ``respond`` is called
-        with the reply, at once when the call needs no waiting (an inline call,
-        a refused envelope), or else from the task returned, which must be
-        awaited before the server shuts down.
+        with the reply, at once when the call needs no waiting (a refused
+        envelope), or else later, on the event loop; then this returns True.
         """
         started = time.perf_counter()
         context = _enter_request(headers)
         try:
             try:
-                reply = self._before_body(headers) or self._after_body(headers, b"", raw)
+                reply = self._before_body(headers) or self._envelope(headers, b"", raw)
+                if not isinstance(reply, Reply):
+                    ids = (request_id.get(), trace_id.get())
+
+                    def later(outcome: Outcome | None) -> None:
+                        _respond_later(outcome, respond, started, ids)
+
+                    outcome = self.dispatcher.begin_then(reply, later)
+                    if outcome is None:
+                        return True
+                    reply = _reply(outcome.status, outcome.body)
             except Exception as exc:
                 reply = _failed_here(exc)
-            if isinstance(reply, Reply):
-                try:
-                    respond(reply)
-                finally:
-                    _log_finished("POST", "/function", b"", reply.status, started)
-                return None
-            # The task copies this context: the call's log lines keep their ids.
-            return asyncio.get_running_loop().create_task(_answer_later(reply, respond, started))
+            try:
+                respond(reply)
+            finally:
+                _log_finished("POST", "/function", b"", reply.status, started)
+            return False
         finally:
             _leave_request(context)
 
@@ -218,6 +223,18 @@ class StackApp:
         self, headers: Mapping[bytes, bytes], query: bytes, raw: bytes | bytearray
     ) -> Reply | Coroutine[Any, Any, Reply]:
         """The reply to a call whose headers passed: now, or a coroutine that gives it."""
+        envelope = self._envelope(headers, query, raw)
+        if isinstance(envelope, Reply):
+            return envelope
+        begun = self.dispatcher.begin(envelope)
+        if isinstance(begun, Outcome):
+            return _reply(begun.status, begun.body)
+        return _reply_when_done(begun)
+
+    def _envelope(
+        self, headers: Mapping[bytes, bytes], query: bytes, raw: bytes | bytearray
+    ) -> Reply | dict[str, Any]:
+        """The envelope of a call whose headers passed, or the reply that refuses it."""
         envelope: Any = {}
         content_type = headers.get(b"content-type", b"")
         if raw and (content_type == b"application/json" or _is_json(content_type)):
@@ -235,11 +252,7 @@ class StackApp:
                 token = given[0] if given else None
             if not self.tokens.accepts(token):
                 return _UNAUTHORIZED
-
-        begun = self.dispatcher.begin(envelope)
-        if isinstance(begun, Outcome):
-            return _reply(begun.status, begun.body)
-        return _reply_when_done(begun)
+        return envelope  # type: ignore[no-any-return]
 
     # -- Starlette routes --------------------------------------------------------------
 
@@ -346,16 +359,25 @@ def _leave_request(context: tuple[Token[str | None], Token[str | None]]) -> None
     trace_id.reset(context[1])
 
 
-def _log_finished(method: str, path: str, query: bytes, status: int, started: float) -> None:
-    """The ``reqFinished`` line of a request."""
+def _log_finished(
+    method: str,
+    path: str,
+    query: bytes,
+    status: int,
+    started: float,
+    ids: tuple[str | None, str | None] | None = None,
+) -> None:
+    """The ``reqFinished`` line of a request (``ids``: its request and trace ids, when this
+    runs outside its context)."""
+    request, trace = ids or (request_id.get(), trace_id.get())
     values = (
         "reqFinished",
         method,
         safe_url(path, query.decode("latin-1")),
         status,
         f"{(time.perf_counter() - started) * 1000:.0f}ms",
-        request_id.get() if path == "/function" else None,
-        trace_id.get(),
+        request if path == "/function" else None,
+        trace,
     )
     log_info(kv_pairs(_FINISHED_KEYS, values), later=True)
 
@@ -371,20 +393,20 @@ async def _reply_when_done(running: Coroutine[Any, Any, Outcome]) -> Reply:
     return _reply(outcome.status, outcome.body)
 
 
-async def _answer_later(
-    pending: Coroutine[Any, Any, Reply], respond: Callable[[Reply], None], started: float
+def _respond_later(
+    outcome: Outcome | None,
+    respond: Callable[[Reply], None],
+    started: float,
+    ids: tuple[str | None, str | None],
 ) -> None:
-    """The rest of :meth:`StackApp.answer` for a call that waits."""
+    """The rest of :meth:`StackApp.answer` for a call that waited (None: it was cancelled)."""
     status = 500
     try:
-        try:
-            reply = await pending
-        except Exception as exc:
-            reply = _failed_here(exc)
+        reply = _INTERNAL if outcome is None else _reply(outcome.status, outcome.body)
         status = reply.status
         respond(reply)
     finally:
-        _log_finished("POST", "/function", b"", status, started)
+        _log_finished("POST", "/function", b"", status, started, ids)
 
 
 async def _send(send: Send, reply: Reply) -> int:

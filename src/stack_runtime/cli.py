@@ -34,7 +34,6 @@ environment:
   {ENV["host"]:<44} address to listen on
   {ENV["workers"]:<44} worker processes (default: one per usable CPU)
   {ENV["threads"]:<44} threads per worker for def functions (default 64)
-  {ENV["inline_calls"]:<44} false: never run def functions on the event loop (serve)
   {ENV["direct_path"]:<44} false: read every request with plain uvicorn
   {ENV["call_timeout"]:<44} seconds a call may run (default 300)
   {ENV["log_level"]:<44} debug, info, warning or error (default info)
@@ -118,12 +117,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads", type=int, metavar="N", help="threads per worker for def functions (default 64)"
     )
-    serve.add_argument(
-        "--inline-calls",
-        action=argparse.BooleanOptionalAction,
-        help="run def functions whose last 16 calls were each quick (under 5 ms, never blocked) "
-        "on the event loop's thread, skipping the hand-off to a thread (default: on)",
-    )
     _drain_flags(serve)
 
     dev = commands.add_parser(
@@ -166,7 +159,6 @@ def _serve(args: argparse.Namespace) -> int:
         args,
         workers=args.workers,
         threads=args.threads,
-        inline_calls=args.inline_calls,
         metrics_port=args.metrics_port,
         drain_delay=args.drain_delay,
         drain_idle_wait=args.drain_idle_wait,

@@ -30,7 +30,7 @@ import watchfiles
 
 from .app import StackApp
 from .auth import TokenChecker
-from .dispatcher import Dispatcher, Outcome
+from .dispatcher import Dispatcher, Outcome, Then
 from .errors import CallFailure, ErrorItem
 from .jsvalues import js_string, truthy
 from .loader import ExtensionLoadError, Extensions, load_extensions
@@ -105,16 +105,33 @@ class DevDispatcher(Dispatcher):
         super().__init__(extensions, executor=executor, call_timeout=call_timeout)
         self.load_error = load_error
 
+    def _load_failed(self) -> Outcome:
+        assert self.load_error is not None
+        failure = CallFailure(422, (load_failed(self.load_error),))
+        return Outcome(422, failure.body(), failure)
+
     def begin(self, envelope: Mapping[str, Any]) -> Outcome | Coroutine[Any, Any, Outcome]:
         """Run the call (or refuse it while the extensions do not load) and log it."""
         started = time.perf_counter()
         if self.load_error is not None:
-            failure = CallFailure(422, (load_failed(self.load_error),))
-            return _logged(envelope, Outcome(422, failure.body(), failure), started)
+            return _logged(envelope, self._load_failed(), started)
         begun = super().begin(envelope)
         if isinstance(begun, Outcome):
             return _logged(envelope, begun, started)
         return _logged_later(envelope, begun, started)
+
+    def begin_then(self, envelope: Mapping[str, Any], then: Then) -> Outcome | None:
+        """As :meth:`begin`, for an answer that comes through ``then`` (see
+        :meth:`Dispatcher.launch`)."""
+        started = time.perf_counter()
+        if self.load_error is not None:
+            return _logged(envelope, self._load_failed(), started)
+
+        def logged(outcome: Outcome | None) -> None:
+            then(outcome if outcome is None else _logged(envelope, outcome, started))
+
+        outcome = super().begin_then(envelope, logged)
+        return outcome if outcome is None else _logged(envelope, outcome, started)
 
 
 def _logged(envelope: Mapping[str, Any], outcome: Outcome, started: float) -> Outcome:

@@ -13,7 +13,7 @@ import contextvars
 import inspect
 import math
 import time
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +83,22 @@ def outcome_label(outcome: Outcome) -> str:
         return "success"
     codes = [item.code for item in outcome.failure.errors]
     return _OUTCOMES.get(codes[0], "error") if codes else "error"
+
+
+Then = Callable[["Outcome | None"], None]
+"""What :meth:`Dispatcher.launch` calls with a call's outcome (None: no answer, the call
+was cancelled or the host itself failed)."""
+
+
+def _host_failed(call: PreparedCall, exc: BaseException) -> None:
+    logger.error(kv(logName="unhandledError", function=call.name), exc_info=exc)
+
+
+async def _outcome_of(future: asyncio.Future[Outcome | None]) -> Outcome:
+    outcome = await future
+    if outcome is None:  # cancelled, or the host failed (logged)
+        raise RuntimeError("the call has no answer")
+    return outcome
 
 
 class CallCounter(Protocol):
@@ -214,9 +230,10 @@ def _log_invoked(envelope: Mapping[str, Any], options: Any) -> None:
 class Dispatcher:
     """Validate, resolve and run extension calls against loaded :class:`Extensions`.
 
-    ``def`` functions run on ``executor`` (a thread pool; a :class:`CallPool`
-    runs the ones that are always quick on the event loop's thread, see
-    :mod:`stack_runtime.pool`); ``async def`` functions are awaited. A call that runs longer than
+    ``def`` functions always run on ``executor``, a thread pool (a
+    :class:`CallPool` unless another is given, see :mod:`stack_runtime.pool`),
+    never on the event loop's thread; ``async def`` functions run on the event
+    loop. A call that runs longer than
     ``call_timeout`` seconds is answered with a ``function_timeout`` error.
     ``metrics``, when given, is told of every call :meth:`run` runs and of every
     envelope :meth:`prepare` refuses (as ``rejected``).
@@ -387,33 +404,89 @@ class Dispatcher:
             )
         )
 
-    def start(self, call: PreparedCall) -> Outcome | Coroutine[Any, Any, Outcome]:
+    def launch(self, call: PreparedCall, then: Then) -> Outcome | None:
         """Run a prepared call as far as it goes without waiting.
 
-        A ``def`` function the pool runs inline (see :mod:`stack_runtime.pool`)
-        has run when this returns, and its :class:`Outcome` is returned; any
-        other call returns a coroutine to await for it (the function has not
-        started yet). :meth:`run` does both.
+        Returns the :class:`Outcome` when the call has one already (an
+        ``async def`` function that cannot even be called with ``options``).
+        Otherwise returns None and calls ``then`` with the outcome later, on the
+        loop: a ``def`` function always runs in a worker thread (a
+        :class:`CallPool` hands it over and back, see :mod:`stack_runtime.pool`),
+        never on the loop's thread; an ``async def`` runs in a task of its own.
+        ``then`` gets None for a call that has no answer: it was cancelled (the
+        host shutting down), or the host itself failed (logged as
+        ``unhandledError``). Must be called on the event loop.
         """
         metrics = self.metrics
         if metrics is not None:
             metrics.started(call.name)
         started = time.perf_counter()
+        if call.is_async:
+            return self._launch_async(call, then, started)
         executor = self.executor
-        if (
-            call.is_async
-            or not isinstance(executor, CallPool)
-            or not executor.runs_inline(call.function)
-        ):
-            return self._settle(call, self._result(call), started)
+        if isinstance(executor, CallPool):  # the cheap hand-off (pool.py)
+
+            def done(ok: bool, value: Any) -> None:
+                try:
+                    if not ok:
+                        outcome = self._failure(call, value, started)
+                    elif type(value) in _NOT_AWAITABLE or not inspect.isawaitable(value):
+                        outcome = self._done(call, self.finish(call, value), started)
+                    else:  # a def that returned a coroutine: awaited on the loop
+                        rest = self._settle(call, self._within(value), started)
+                        self._go_on(call, rest, then)
+                        return
+                except Exception as exc:  # an error of the host itself
+                    _host_failed(call, exc)
+                    then(None)
+                    return
+                then(outcome)
+
+            executor.call(call.function, call.options, done, self.call_timeout)
+            return None
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        running = loop.run_in_executor(executor, context.run, call.function, call.options)
+        self._go_on(call, self._settle(call, self._awaited(running), started), then)
+        return None
+
+    def _launch_async(self, call: PreparedCall, then: Then, started: float) -> Outcome | None:
+        """An ``async def`` call, in a task of its own (``asyncio.current_task()`` is set for
+        the function, as libraries such as anyio need)."""
         try:
-            result = executor.call_inline(call.function, call.options)
-        except BaseException as exc:
-            return self._done(call, self.failed(call, exc), started)
-        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-            # a def's coroutine
-            return self._settle(call, asyncio.wait_for(result, self.call_timeout), started)
-        return self._done(call, self.finish(call, result), started)
+            coroutine = call.function(call.options)
+        except BaseException as exc:  # called with the wrong arguments
+            return self._failure(call, exc, started)
+        self._go_on(call, self._settle(call, self._within(coroutine), started), then)
+        return None
+
+    def _go_on(self, call: PreparedCall, rest: Coroutine[Any, Any, Outcome], then: Then) -> None:
+        """Run ``rest`` of a call in a task (in a copy of the context); ``then`` gets its outcome."""
+
+        def finished(task: asyncio.Task[Outcome]) -> None:
+            if task.cancelled():
+                then(None)
+            elif (exc := task.exception()) is not None:  # an error of the host itself
+                _host_failed(call, exc)
+                then(None)
+            else:
+                then(task.result())
+
+        asyncio.get_running_loop().create_task(rest).add_done_callback(finished)
+
+    def start(self, call: PreparedCall) -> Outcome | Coroutine[Any, Any, Outcome]:
+        """:meth:`launch`, for code that awaits: the outcome, or a coroutine that gives it.
+
+        Must be called on the event loop; :meth:`run` does both.
+        """
+        future: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
+
+        def then(outcome: Outcome | None) -> None:
+            if not future.done():
+                future.set_result(outcome)
+
+        outcome = self.launch(call, then)
+        return outcome if outcome is not None else _outcome_of(future)
 
     async def run(self, call: PreparedCall) -> Outcome:
         """Run a prepared call on the event loop (``async``) or the thread pool (``def``)."""
@@ -425,36 +498,37 @@ class Dispatcher:
             self.metrics.finished(call.name, outcome_label(outcome), time.perf_counter() - started)
         return outcome
 
+    def _failure(self, call: PreparedCall, exc: BaseException, started: float) -> Outcome:
+        """The outcome of a call that raised ``exc`` (a :class:`TimeoutError`: it timed out)."""
+        if isinstance(exc, TimeoutError):
+            return self._done(call, self.timed_out(call), started)
+        return self._done(call, self.failed(call, exc), started)
+
+    async def _within(self, awaitable: Awaitable[Any]) -> Any:
+        """Await ``awaitable`` within the call limit (:class:`TimeoutError` past it)."""
+        async with asyncio.timeout(self.call_timeout):
+            return await awaitable
+
+    async def _awaited(self, running: Awaitable[Any]) -> Any:
+        """A ``def`` call's result from an executor that is not a :class:`CallPool`."""
+        result = await asyncio.wait_for(running, self.call_timeout)
+        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+            result = await self._within(result)  # a def's coroutine
+        return result
+
     async def _settle(self, call: PreparedCall, result: Awaitable[Any], started: float) -> Outcome:
         """Await ``result``, the awaited part of a call, and make its :class:`Outcome`."""
         try:
             value = await result
-        except TimeoutError:
-            return self._done(call, self.timed_out(call), started)
         except asyncio.CancelledError:
             if self.metrics is not None:  # never answered, so not counted
                 self.metrics.dropped(call.name)
             raise
         except BaseException as exc:
-            return self._done(call, self.failed(call, exc), started)
+            return self._failure(call, exc, started)
+        if type(value) not in _NOT_AWAITABLE and inspect.isawaitable(value):
+            return await self._settle(call, self._within(value), started)
         return self._done(call, self.finish(call, value), started)
-
-    async def _result(self, call: PreparedCall) -> Any:
-        """What an ``async`` function, or a ``def`` on the thread pool, returns."""
-        executor = self.executor
-        if call.is_async:  # awaited in this task: no task of its own to start
-            async with asyncio.timeout(self.call_timeout):
-                result = await call.function(call.options)
-        elif isinstance(executor, CallPool):  # the cheap hand-off (pool.py)
-            result = await executor.run(call.function, call.options, self.call_timeout)
-        else:
-            loop = asyncio.get_running_loop()
-            context = contextvars.copy_context()
-            awaitable = loop.run_in_executor(executor, context.run, call.function, call.options)
-            result = await asyncio.wait_for(awaitable, self.call_timeout)
-        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-            result = await asyncio.wait_for(result, self.call_timeout)  # a def's coroutine
-        return result
 
     def run_sync(self, call: PreparedCall) -> Outcome:
         """Run a prepared call in the calling thread (the Lambda and CLI faces)."""
@@ -471,13 +545,22 @@ class Dispatcher:
     def begin(self, envelope: Mapping[str, Any]) -> Outcome | Coroutine[Any, Any, Outcome]:
         """Validate, resolve and :meth:`start` ``envelope``: its outcome, or a coroutine for it.
 
-        A refused envelope and a call that runs inline have their outcome at
-        once; any other call is run by awaiting the coroutine returned.
+        A refused envelope, and an ``async def`` call that needs no waiting, have
+        their outcome at once; any other call is run by awaiting the coroutine
+        returned.
         """
         prepared = self.prepare(envelope)
         if isinstance(prepared, Outcome):
             return prepared
         return self.start(prepared)
+
+    def begin_then(self, envelope: Mapping[str, Any], then: Then) -> Outcome | None:
+        """Validate, resolve and :meth:`launch` ``envelope``: its outcome now, or None and
+        ``then(outcome)`` later (see :meth:`launch`)."""
+        prepared = self.prepare(envelope)
+        if isinstance(prepared, Outcome):
+            return prepared
+        return self.launch(prepared, then)
 
     async def dispatch(self, envelope: Mapping[str, Any]) -> Outcome:
         """Validate, resolve and run ``envelope`` (for an event loop)."""

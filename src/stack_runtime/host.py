@@ -8,7 +8,7 @@ from .app import StackApp
 from .auth import TokenChecker
 from .loader import load_extensions
 from .metrics import CallMetrics, MeteredDispatcher, metrics_endpoint
-from .pool import INLINE_AFTER, CallPool
+from .pool import CallPool
 from .settings import Settings
 from .state import HostState
 from .tracing import call_tracing
@@ -30,11 +30,7 @@ def build_app(
     and the app are the traced ones of :mod:`stack_runtime.tracing.otel`.
     """
     extensions = load_extensions(settings.extensions_dir)
-    executor = CallPool(
-        settings.threads,
-        stuck_after=settings.call_timeout,
-        inline_after=INLINE_AFTER if settings.inline_calls else None,
-    )
+    executor = CallPool(settings.threads, stuck_after=settings.call_timeout)
     metrics = CallMetrics(metrics_dir)
     if state is None:
         state = HostState(settings.drain_delay, settings.drain_idle_wait)

@@ -211,6 +211,28 @@ def _header_lines(headers: list[tuple[bytes, bytes]]) -> tuple[object, bytes, bo
     return headers, lines, closes
 
 
+class _Waiting:
+    """An answer that waits, counted among the server's tasks as uvicorn's ASGI tasks are
+    (the drain waits for them), until it is sent."""
+
+    __slots__ = ("cycle", "tasks")
+
+    def __init__(self, tasks: set[Any]) -> None:
+        self.tasks = tasks
+        self.cycle: RequestResponseCycle | None = None
+        """The cycle made for a request read by ``_request.c`` whose answer waits."""
+
+    def track(self) -> None:
+        self.tasks.add(self)
+
+    def done(self) -> None:
+        self.tasks.discard(self)
+
+    def cancel(self, msg: object = None) -> None:
+        """As ``asyncio.Task.cancel`` for uvicorn's shutdown: a call in a thread cannot be
+        stopped, and is answered within its time limit."""
+
+
 class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with two changes.
 
@@ -220,8 +242,9 @@ class HttpProtocol(HttpToolsProtocol):
       arrives while no other response is under way (and the client reads what
       it is sent: the transport is not above its write limit) is answered by the
       :class:`~stack_runtime.app.StackApp` itself (:meth:`StackApp.answer`)
-      once its body is in: no ASGI task, scope or messages, and an inline call
-      answers within the same read. Everything uvicorn keeps per request (the
+      once its body is in: no ASGI task, scope or messages; a refused call is
+      answered within the same read, and a call's answer is written as soon as
+      its result comes back from its thread or task. Everything uvicorn keeps per request (the
       cycle that shutdown, pipelining and keep-alive look at) is kept. While
       uvicorn writes an access log, every request goes through ASGI.
     - Such a request that comes in one read, alone and in its plainest shape
@@ -359,29 +382,27 @@ class HttpProtocol(HttpToolsProtocol):
         cycle.more_body = False
         self.counted[0] += 1
         assert self.stack_app is not None
-        self._track(
-            self.stack_app.answer(
-                dict(cycle.scope["headers"]), cycle.body, lambda reply: self._respond(cycle, reply)
-            )
-        )
+        waiting = _Waiting(self.tasks)
+
+        def respond(reply: Reply) -> None:
+            waiting.done()
+            self._respond(cycle, reply)
+
+        if self.stack_app.answer(dict(cycle.scope["headers"]), cycle.body, respond):
+            waiting.track()
 
     def _answer_whole(self, headers: dict[bytes, bytes], body: bytes) -> None:
         """Answer a request read by ``_request.c``: its cycle is made only if the answer waits."""
         assert self.stack_app is not None
-        later: list[RequestResponseCycle] = []
-        task = self.stack_app.answer(
-            headers, body, lambda reply: self._respond(later[0] if later else None, reply)
-        )
-        if task is not None:
-            later.append(self._cycle_of_whole(headers))
-            self._track(task)
+        waiting = _Waiting(self.tasks)
 
-    def _track(self, task: asyncio.Task[None] | None) -> None:
-        """Count an answer that waits among the server's tasks, as uvicorn's ASGI tasks are
-        (shutdown waits for them)."""
-        if task is not None:
-            task.add_done_callback(self.tasks.discard)
-            self.tasks.add(task)
+        def respond(reply: Reply) -> None:
+            waiting.done()
+            self._respond(waiting.cycle, reply)
+
+        if self.stack_app.answer(headers, body, respond):
+            waiting.cycle = self._cycle_of_whole(headers)
+            waiting.track()
 
     def _cycle_of_whole(self, headers: Mapping[bytes, bytes]) -> RequestResponseCycle:
         """The cycle uvicorn would have made for a request read by ``_request.c`` (now current)."""

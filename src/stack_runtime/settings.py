@@ -29,7 +29,6 @@ ENV: Mapping[str, str] = {
     "host": "STACK_HOST",
     "workers": "STACK_WORKERS",
     "threads": "STACK_THREADS",
-    "inline_calls": "STACK_INLINE_CALLS",
     "direct_path": "STACK_DIRECT_PATH",
     "call_timeout": "STACK_CALL_TIMEOUT",
     "log_level": "STACK_LOG_LEVEL",
@@ -56,8 +55,6 @@ class Settings:
     """gunicorn worker processes; 0 means one per CPU."""
     threads: int = 64
     """Threads per worker for ``def`` functions: calls that wait on I/O hold one each."""
-    inline_calls: bool = True
-    """Run ``def`` functions that are always quick on the event loop's thread (pool.py)."""
     direct_path: bool = True
     """Answer ``POST /function`` in the HTTP protocol itself (protocol.py); false: uvicorn's."""
     call_timeout: float = 300.0
@@ -155,8 +152,6 @@ def load_settings(
         values["workers"] = _number("workers (--workers or STACK_WORKERS)", raw, int, 0)
     if (raw := pick("threads")) is not None:
         values["threads"] = _number("threads (--threads or STACK_THREADS)", raw, int, 1)
-    if (raw := pick("inline_calls")) is not None:
-        values["inline_calls"] = _flag("inline calls (--inline-calls or STACK_INLINE_CALLS)", raw)
     if (raw := pick("direct_path")) is not None:
         values["direct_path"] = _flag("direct path (--direct-path or STACK_DIRECT_PATH)", raw)
     if (raw := pick("call_timeout")) is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -69,30 +68,13 @@ def test_many_sleeping_calls_at_once_are_all_answered(one_worker: RunningServer)
     assert all(name.startswith("extension_") for name in names)
 
 
-def test_a_quick_function_that_starts_blocking_is_logged_and_sent_back_to_threads(
+def test_a_function_quick_200_times_that_then_blocks_holds_up_no_other_call(
     one_worker: RunningServer,
 ) -> None:
-    """1. `napper` is quick 200 times: it now runs on the event loop. 2. It then sleeps 2 s
-    there: the watchdog logs eventLoopBlocked, the call is still answered. 3. Its next long
-    sleep runs in a thread again: quick calls are answered while it sleeps."""
-    for _ in range(200):  # 16 quick calls in a row are enough; a busy machine may slow some
+    """1. `napper` is quick 200 times in a row. 2. It then sleeps 5 s: 20 quick calls on
+    the same worker are all answered meanwhile (it still runs in a thread), and the event
+    loop was never blocked."""
+    for _ in range(200):
         assert call(one_worker, "napper", {"seconds": 0}).json() == {"slept": 0}
-    # The watchdog looks every 0.5 s and reports a call held for 1 s: 2 s is surely seen.
-    assert call(one_worker, "napper", {"seconds": 2}).json() == {"slept": 2}
-    assert "logName=eventLoopBlocked, function=napper" in one_worker.output()
     quick_calls_answered_while_sleeping(one_worker, "napper")
-
-
-def test_with_no_inline_calls_every_def_call_runs_in_a_thread(tmp_path: Path) -> None:
-    server = start(
-        "serve",
-        FIXTURES / "protocol",
-        tmp_path / "server.log",
-        token=TOKEN,
-        extra=["--workers", "1", "--no-inline-calls"],
-    )
-    try:
-        names = [call(server, "threadName", {}).json() for _ in range(40)]
-    finally:
-        server.stop()
-    assert all(name.startswith("extension_") for name in names)
+    assert "eventLoopBlocked" not in one_worker.output()

@@ -29,7 +29,6 @@ from stack_runtime.app import StackApp
 from stack_runtime.dispatcher import PreparedCall
 from stack_runtime.host import build_app
 from stack_runtime.metrics import MetricsPortGuard
-from stack_runtime.pool import CallPool
 from stack_runtime.protocol import HttpProtocol, _stack_app, _whole_post
 from stack_runtime.settings import Settings
 
@@ -165,7 +164,7 @@ def without_date(responses: list[bytes]) -> list[bytes]:
 ECHO = call("echo", {"data": [{"id": 1, "name": "Zoë"}], "_flowId": "f1"})
 MALFORMED = b"POST /function HTTP/1.1\r\nno colon here\r\n\r\n"
 CASES: dict[str, Callable[[], tuple[tuple[bytes, ...], int]]] = {
-    "an echo, 20 times on one connection (inline after the first ones)": lambda: (
+    "an echo, 20 times on one connection (each in a worker thread)": lambda: (
         (post(ECHO, headers={"traceid": "t-1"}),) * 20,
         20,
     ),
@@ -293,19 +292,17 @@ def test_every_case_gets_the_same_bytes_with_or_without_asgi(
         assert got, name
     assert through_asgi.direct == 0
     # All but the query string, Expect, chunked, 64 KiB, two lengths, no length,
-    # space before the colon, bare LF and unknown path cases, and of the three
-    # pipelined calls only the first (the others queue behind it); and the 5 calls of the
-    # malformed request cases (the answers to the 3 in its packet dropped).
-    assert direct.direct == 20 + 34 + 5
+    # space before the colon, bare LF and unknown path cases, and of the pipelined
+    # calls (three, two in one packet, and the one that completes a request that
+    # ended too soon) only the first: a def call runs in a thread, so the others
+    # queue behind it; and the 5 calls of the malformed request cases (the answers
+    # to the 3 in its packet dropped).
+    assert direct.direct == 20 + 32 + 5
     # Of those, the ones that came whole, alone and in the plainest shape: the 20
     # echoes, the 12 cases after them up to HTTP/1.0, 5 of the header cases, and the call
     # alone in its packet before a malformed request
     # (none where _request.c was not built: they are answered directly all the same).
     assert direct.whole == (20 + 17 + 1 if _whole_post is not None else 0)
-    prepared = direct.app.dispatcher.prepare(ECHO)
-    assert isinstance(prepared, PreparedCall)
-    pool = direct.app.dispatcher.executor
-    assert isinstance(pool, CallPool) and pool.runs_inline(prepared.function)
 
 
 @pytest.mark.parametrize("c_reader", [True, False], ids=["with _request.c", "without"])
@@ -396,28 +393,32 @@ def test_only_wrappers_that_keep_the_answer_are_looked_through() -> None:
 def test_an_error_of_the_host_itself_is_a_json_500_either_way(
     both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """1. the dispatcher fails (at once, or in its awaited part) for two function names;
+    """1. the dispatcher fails at once for one function name, and later (checking the
+       result of a call that ran in a thread) for one call of echo;
     2. both servers answer those calls with the same JSON 500;
     3. the next call on the same connection is answered as usual."""
     no_access_log(monkeypatch)
 
-    async def failing_later() -> Any:
-        raise RuntimeError("a bug, later")
-
     for served in both:
-        begin = served.app.dispatcher.begin
+        dispatcher = served.app.dispatcher
+        begin, begin_then, finish = dispatcher.begin, dispatcher.begin_then, dispatcher.finish
 
-        def broken(envelope: Any, begin: Any = begin) -> Any:
+        def broken(envelope: Any, *then: Any, begin: Any = begin, other: Any = begin_then) -> Any:
             if envelope.get("function") == "hostBug":
                 raise RuntimeError("a bug")
-            if envelope.get("function") == "hostBugLater":
-                return failing_later()
-            return begin(envelope)
+            return other(envelope, *then) if then else begin(envelope)
 
-        monkeypatch.setattr(served.app.dispatcher, "begin", broken)
+        def broken_later(call: PreparedCall, result: Any, finish: Any = finish) -> Any:
+            if call.options.get("x") == "later":
+                raise RuntimeError("a bug, later")
+            return finish(call, result)
+
+        monkeypatch.setattr(dispatcher, "begin", broken)
+        monkeypatch.setattr(dispatcher, "begin_then", broken)
+        monkeypatch.setattr(dispatcher, "finish", broken_later)
     direct, through_asgi = both
-    for name in ("hostBug", "hostBugLater"):
-        parts = (post(call(name, {"x": 1})), post(ECHO))
+    for name, options in (("hostBug", {"x": 1}), ("echo", {"x": "later"})):
+        parts = (post(call(name, options)), post(ECHO))
         got = without_date(exchange(direct.port, *parts, count=2))
         assert got == without_date(exchange(through_asgi.port, *parts, count=2))
         assert got[0].startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
@@ -441,7 +442,6 @@ def test_a_client_that_reads_no_answers_gets_no_more_until_it_does(
     direct, _ = both
     calls = 100
     request = post(call("returnSized", {"length": 200_000}))
-    exchange(direct.port, *[request] * 20, count=20)  # now run inline, answered at once
     with socket.create_connection(("127.0.0.1", direct.port), timeout=30) as conn:
 
         def send_all() -> None:

@@ -36,7 +36,6 @@ def test_rotation_tokens() -> None:
         ({"PORT": "70000"}, "65535"),
         ({"STACK_THREADS": "0"}, "STACK_THREADS"),
         ({"STACK_LOG_LEVEL": "loud"}, "log level"),
-        ({"STACK_INLINE_CALLS": "maybe"}, "STACK_INLINE_CALLS"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -59,18 +58,6 @@ def test_drain_and_metrics_settings() -> None:
         load_settings({"port": 9100, "metrics_port": 9100}, environ={}, dotenv_path=None)
     with pytest.raises(SettingsError, match="--drain-delay"):
         load_settings({"drain_delay": "-1"}, environ={}, dotenv_path=None)
-
-
-def test_inline_calls_setting() -> None:
-    assert load_settings(environ={}, dotenv_path=None).inline_calls is True
-    assert (
-        load_settings(environ={"STACK_INLINE_CALLS": "false"}, dotenv_path=None).inline_calls
-        is False
-    )
-    off = load_settings(
-        {"inline_calls": False}, environ={"STACK_INLINE_CALLS": "on"}, dotenv_path=None
-    )
-    assert off.inline_calls is False
 
 
 def test_direct_path_setting() -> None:
