@@ -31,6 +31,7 @@ from .logs import kv, kv_pairs, log_info, logger, new_request_id, request_id, sa
 from .requestjson import read_error
 from .settings import MAX_BODY_BYTES
 from .state import HostState
+from .watchdog import LoopWatchdog
 
 __all__ = ["Reply", "StackApp"]
 
@@ -93,6 +94,8 @@ class StackApp:
         self.dispatcher = dispatcher
         self.tokens = tokens
         self.state = state or HostState()
+        self.watchdog: LoopWatchdog | None = None
+        """Watches the event loop that serves this app, once the server starts it."""
         self.router = Starlette(
             routes=[
                 Route("/", self.health),

@@ -36,6 +36,7 @@ environment:
   {ENV["threads"]:<44} threads per worker for def functions (default 64)
   {ENV["direct_path"]:<44} false: read every request with plain uvicorn
   {ENV["call_timeout"]:<44} seconds a call may run (default 300)
+  {ENV["blocked_loop"]:<44} seconds before a blocked event loop is logged (default 0.1)
   {ENV["log_level"]:<44} debug, info, warning or error (default info)
   {ENV["metrics_port"]:<44} port that serves GET /metrics without the token (serve)
   {ENV["drain_delay"]:<44} seconds terminate=true keeps listening (default 30)
@@ -54,6 +55,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port to listen on (default $PORT, else 8080)")
     parser.add_argument(
         "--call-timeout", type=float, metavar="SECONDS", help="per-call limit (default 300)"
+    )
+    parser.add_argument(
+        "--blocked-loop",
+        type=float,
+        metavar="SECONDS",
+        help="log eventLoopBlocked (and count it in /metrics) when the event loop does not "
+        "turn for this long, as when an async def function blocks (default 0.1)",
     )
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument(
@@ -147,6 +155,7 @@ def _settings(args: argparse.Namespace, defaults: Settings | None = None, **extr
         "host": args.host,
         "port": args.port,
         "call_timeout": args.call_timeout,
+        "blocked_loop": args.blocked_loop,
         "log_level": args.log_level,
         "direct_path": args.direct_path,
         **extra,

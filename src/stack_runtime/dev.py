@@ -38,6 +38,7 @@ from .logs import logger
 from .protocol import http_protocol
 from .readable import configure_readable_logging
 from .settings import Settings
+from .watchdog import LoopWatchdog
 
 __all__ = [
     "LOAD_FAILED_CODE",
@@ -228,9 +229,12 @@ class DevServer:
         server = uvicorn.Server(config)
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch(stop))
+        watchdog = LoopWatchdog(self.settings.blocked_loop)
+        watchdog.start()
         try:
             await server.serve(sockets=None if sock is None else [sock])
         finally:
+            watchdog.stop()
             stop.set()
             try:
                 await asyncio.wait_for(watcher, 5)

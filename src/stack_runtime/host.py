@@ -12,6 +12,7 @@ from .pool import CallPool
 from .settings import Settings
 from .state import HostState
 from .tracing import call_tracing
+from .watchdog import LoopWatchdog
 
 __all__ = ["build_app"]
 
@@ -52,6 +53,7 @@ def build_app(
             tracing=tracing,
         )
         app = TracedStackApp(traced, tokens, state)
+    app.watchdog = LoopWatchdog(settings.blocked_loop, metrics.loop_blocked)
     open_port = settings.metrics_port or None
     app.router.add_route("/metrics", metrics_endpoint(metrics, tokens, open_port), ["GET"])
     return app

@@ -4,7 +4,9 @@ Per function and outcome: ``stack_runtime_calls_total``,
 ``stack_runtime_call_errors_total``, the ``stack_runtime_call_duration_seconds``
 histogram, and ``stack_runtime_calls_in_flight``. Envelopes refused before a function
 was resolved count as ``function=""``, ``outcome="rejected"``. Per reader, the requests
-answered by the direct path: ``stack_runtime_direct_requests_total`` (``protocol.py``).
+answered by the direct path: ``stack_runtime_direct_requests_total`` (``protocol.py``). Per
+function that was running: ``stack_runtime_event_loop_blocks_total`` and
+``stack_runtime_event_loop_blocked_seconds_total`` (``watchdog.py``).
 
 Under ``stack-runtime serve`` every worker process writes its numbers to files
 in a directory of its own host (prometheus-client's multiprocess mode), and
@@ -136,6 +138,18 @@ class CallMetrics:
         )
         self.direct = [0, 0]
         """Direct requests not yet flushed, [httptools, c]: the HTTP protocol adds to them."""
+        self.loop_blocks = Counter(
+            "stack_runtime_event_loop_blocks",
+            "Times the event loop did not turn for longer than the threshold (eventLoopBlocked).",
+            ("function",),
+            registry=own,
+        )
+        self.loop_blocked_seconds = Counter(
+            "stack_runtime_event_loop_blocked_seconds",
+            "Seconds the event loop was blocked, in the blocks counted.",
+            ("function",),
+            registry=own,
+        )
         self._registry = own
         self._pending: dict[tuple[str, str], list[float]] = {}
         """(function, outcome) -> [calls, seconds, calls per bucket...] not yet flushed."""
@@ -162,6 +176,12 @@ class CallMetrics:
     def dropped(self, function: str) -> None:
         """A call counted by :meth:`started` ended without an answer (it was cancelled)."""
         self._running[function] -= 1
+
+    def loop_blocked(self, function: str, seconds: float) -> None:
+        """Count a block of the event loop (from the watchdog's thread): ``function`` is the
+        extension function that was running (``-``: none)."""
+        self.loop_blocks.labels(function).inc()
+        self.loop_blocked_seconds.labels(function).inc(seconds)
 
     def flush(self) -> None:
         """Add the calls counted since the last flush to the prometheus-client metrics."""
@@ -247,6 +267,7 @@ class MetricsPortGuard:
         self.port = port
         self.state = app.state
         self.dispatcher = app.dispatcher
+        self.watchdog = app.watchdog
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         server = scope.get("server")

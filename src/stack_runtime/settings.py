@@ -31,6 +31,7 @@ ENV: Mapping[str, str] = {
     "threads": "STACK_THREADS",
     "direct_path": "STACK_DIRECT_PATH",
     "call_timeout": "STACK_CALL_TIMEOUT",
+    "blocked_loop": "STACK_BLOCKED_LOOP",
     "log_level": "STACK_LOG_LEVEL",
     "metrics_port": "STACK_METRICS_PORT",
     "drain_delay": "STACK_DRAIN_DELAY",
@@ -59,6 +60,8 @@ class Settings:
     """Answer ``POST /function`` in the HTTP protocol itself (protocol.py); false: uvicorn's."""
     call_timeout: float = 300.0
     """Seconds a call may run before it is answered with ``function_timeout``."""
+    blocked_loop: float = 0.1
+    """Seconds the event loop may go without turning before ``eventLoopBlocked`` is logged."""
     system_tokens: tuple[str, ...] = ()
     """Accepted system tokens: the current one, then the previous one during a rotation."""
     log_level: str = "info"
@@ -157,6 +160,10 @@ def load_settings(
     if (raw := pick("call_timeout")) is not None:
         values["call_timeout"] = _number(
             "call timeout (--call-timeout or STACK_CALL_TIMEOUT)", raw, float, 0.001
+        )
+    if (raw := pick("blocked_loop")) is not None:
+        values["blocked_loop"] = _number(
+            "blocked loop (--blocked-loop or STACK_BLOCKED_LOOP)", raw, float, 0.01
         )
     if (raw := pick("metrics_port")) is not None:
         metrics_port = _number("metrics port (--metrics-port or STACK_METRICS_PORT)", raw, int, 0)

@@ -55,6 +55,7 @@ from .logs import keep_lines_in, kv, logger
 from .pool import CallPool
 from .protocol import HttpProtocol, http_protocol
 from .state import HostState
+from .watchdog import LoopWatchdog
 
 __all__ = ["StackWorker", "DrainingServer"]
 
@@ -72,6 +73,7 @@ class _Host(Protocol):
 
     state: HostState
     dispatcher: _Dispatcher
+    watchdog: LoopWatchdog | None
 
 
 class DrainingServer(Server):
@@ -290,9 +292,15 @@ class StackWorker(UvicornWorker):  # type: ignore[misc]
             flush=getattr(metrics, "flush", None),
         )
         self._install_sigquit_handler()
-        # The plain sockets, not gunicorn's wrappers: uvloop closes a listener's descriptor
-        # itself and then detaches a plain socket, but closes a wrapper a second time, which
-        # logged "Error while closing socket [Errno 9]" for every worker that stopped.
-        await server.serve(sockets=[getattr(s, "sock", s) for s in self.sockets])
+        if app.watchdog is not None:  # its thread starts here, after the fork
+            app.watchdog.start()
+        try:
+            # The plain sockets, not gunicorn's wrappers: uvloop closes a listener's descriptor
+            # itself and then detaches a plain socket, but closes a wrapper a second time, which
+            # logged "Error while closing socket [Errno 9]" for every worker that stopped.
+            await server.serve(sockets=[getattr(s, "sock", s) for s in self.sockets])
+        finally:
+            if app.watchdog is not None:
+                app.watchdog.stop()
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +80,30 @@ def test_a_function_quick_200_times_that_then_blocks_holds_up_no_other_call(
         assert call(one_worker, "napper", {"seconds": 0}).json() == {"slept": 0}
     quick_calls_answered_while_sleeping(one_worker, "napper")
     assert "eventLoopBlocked" not in one_worker.output()
+
+
+def test_an_async_function_that_blocks_the_loop_is_logged_once_and_counted(
+    one_worker: RunningServer,
+) -> None:
+    """1. an async def calls time.sleep(0.5): the worker's event loop is blocked;
+    2. the log gets one eventLoopBlocked line naming it, with the length of the block;
+    3. /metrics counts one block of that function, and about 0.5 s of it."""
+    assert call(one_worker, "asyncBlocker", {"seconds": 0.5}).json() == {"blocked": 0.5}
+    pattern = re.compile(
+        r"logName=eventLoopBlocked, function=asyncBlocker, seconds=([\d.]+), at=(\S+)"
+    )
+    deadline = time.monotonic() + 10
+    while not pattern.search(one_worker.output()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a second line, if there were one, would be written by now
+    found = pattern.findall(one_worker.output())
+    assert len(found) == 1, one_worker.output()[-3000:]
+    assert 0.4 <= float(found[0][0]) <= 2.0
+    assert "/diy/hooks.py:" in found[0][1]  # the line that blocked
+    metrics = requests.get(one_worker.url + "/metrics", headers=HEADERS, timeout=10).text
+    assert 'stack_runtime_event_loop_blocks_total{function="asyncBlocker"} 1.0' in metrics
+    seconds = re.search(
+        r'stack_runtime_event_loop_blocked_seconds_total\{function="asyncBlocker"\} ([\d.]+)',
+        metrics,
+    )
+    assert seconds is not None and 0.4 <= float(seconds.group(1)) <= 2.0

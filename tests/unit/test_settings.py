@@ -36,6 +36,8 @@ def test_rotation_tokens() -> None:
         ({"PORT": "70000"}, "65535"),
         ({"STACK_THREADS": "0"}, "STACK_THREADS"),
         ({"STACK_LOG_LEVEL": "loud"}, "log level"),
+        ({"STACK_BLOCKED_LOOP": "0"}, "STACK_BLOCKED_LOOP"),
+        ({"STACK_BLOCKED_LOOP": "soon"}, "STACK_BLOCKED_LOOP"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -68,3 +70,14 @@ def test_direct_path_setting() -> None:
     assert load_settings({"direct_path": True}, environ=env, dotenv_path=None).direct_path is True
     with pytest.raises(SettingsError, match="STACK_DIRECT_PATH"):
         load_settings(environ={"STACK_DIRECT_PATH": "maybe"}, dotenv_path=None)
+
+
+def test_blocked_loop_setting() -> None:
+    assert load_settings(environ={}, dotenv_path=None).blocked_loop == 0.1
+    assert (
+        load_settings(environ={"STACK_BLOCKED_LOOP": "0.5"}, dotenv_path=None).blocked_loop == 0.5
+    )
+    given = load_settings(
+        {"blocked_loop": 0.25}, environ={"STACK_BLOCKED_LOOP": "2"}, dotenv_path=None
+    )
+    assert given.blocked_loop == 0.25

@@ -25,7 +25,7 @@ from stack_runtime.host import build_app
 from stack_runtime.loader import load_extensions
 from stack_runtime.logs import request_id, trace_id
 from stack_runtime.metrics import CallMetrics, MeteredDispatcher
-from stack_runtime.pool import INLINE_AFTER, CallPool
+from stack_runtime.pool import CallPool
 from stack_runtime.settings import Settings, SettingsError
 from stack_runtime.tracing import call_tracing, tracing_requested
 from stack_runtime.tracing.otel import (
@@ -201,24 +201,21 @@ def test_the_metrics_still_count_every_traced_call(
 def test_every_way_a_function_runs_is_inside_its_span(
     tracing: CallTracing, exporter: InMemorySpanExporter
 ) -> None:
-    """async def on the loop, def on the thread pool, def inline on the loop (after it has
-    been quick often enough), and the synchronous path of the Lambda face and the CLI."""
-    pool = CallPool(4, inline_after=INLINE_AFTER)
+    """async def on the loop, def on the thread pool (many times, the result coming back
+    through the pool's inbox), and the synchronous path of the Lambda face and the CLI."""
+    pool = CallPool(4)
     dispatcher = TracedDispatcher(load_extensions(TREE), executor=pool, tracing=tracing)
 
     async def calls() -> list[bytes]:
         answers = [await dispatcher.dispatch(_envelope("asyncCurrentSpan"))]
-        for _ in range(INLINE_AFTER + 4):
+        for _ in range(20):
             answers.append(await dispatcher.dispatch(_envelope("currentSpan")))
         return [answer.body for answer in answers]
 
     bodies = asyncio.run(calls())
-    assert dispatcher.extensions.diy is not None
-    hooks = dispatcher.extensions.diy.namespace("hooks")
-    assert pool.runs_inline(hooks.currentSpan)  # the last calls ran on the loop's thread
     bodies.append(dispatcher.dispatch_sync(_envelope("currentSpan")).body)
     spans = exporter.get_finished_spans()
-    assert len(spans) == len(bodies) == INLINE_AFTER + 6
+    assert len(spans) == len(bodies) == 22
     assert [json.loads(body) for body in bodies] == [_ids(span) for span in spans]
     pool.shutdown()
 

@@ -27,7 +27,7 @@ import asyncio
 import importlib
 import os
 import weakref
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -50,7 +50,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ..app import Reply, StackApp
 from ..auth import TokenChecker
-from ..dispatcher import Dispatcher, Outcome, PreparedCall, outcome_label
+from ..dispatcher import Dispatcher, Outcome, PreparedCall, Then, outcome_label
 from ..logs import request_id, trace_id
 from ..settings import SettingsError
 from ..state import HostState
@@ -324,22 +324,22 @@ class TracedDispatcher(Dispatcher):
             span,
         )
 
-    def start(self, call: PreparedCall) -> Outcome | Coroutine[Any, Any, Outcome]:
+    def launch(self, call: PreparedCall, then: Then) -> Outcome | None:
         span = call.span if isinstance(call, TracedCall) else None
         if span is None:
-            return super().start(call)
-        with _current(span):
-            begun = super().start(call)
-        if isinstance(begun, Outcome):
-            _end(span, begun, outcome_label(begun))
-            return begun
-        return self._finish(span, begun)
+            return super().launch(call, then)
 
-    @staticmethod
-    async def _finish(span: Span, pending: Coroutine[Any, Any, Outcome]) -> Outcome:
-        with _current(span):  # cancelled: ended as an error, the call was never answered
-            outcome = await pending
-        _end(span, outcome, outcome_label(outcome))
+        def ended(outcome: Outcome | None) -> None:
+            if outcome is None:  # cancelled, or the host failed: never answered
+                _end_raised(span, asyncio.CancelledError())
+            else:
+                _end(span, outcome, outcome_label(outcome))
+            then(outcome)
+
+        with _current(span):  # the call's thread or task copies the context: the span is current
+            outcome = super().launch(call, ended)
+        if outcome is not None:
+            _end(span, outcome, outcome_label(outcome))
         return outcome
 
     def run_sync(self, call: PreparedCall) -> Outcome:
@@ -382,7 +382,7 @@ class TracedStackApp(StackApp):
         headers: Mapping[bytes, bytes],
         raw: bytes | bytearray,
         respond: Callable[[Reply], None],
-    ) -> asyncio.Task[None] | None:
+    ) -> bool:
         token = _headers.set(headers)
         try:
             return super().answer(headers, raw, respond)
