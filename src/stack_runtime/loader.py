@@ -64,11 +64,13 @@ class ExtensionLoadError(Exception):
 
 
 def _display_path(path: Path | str) -> str:
-    path = Path(path)
+    """``path`` relative to the working directory when it lies inside it, else absolute:
+    never a ``../..`` path the user did not type."""
+    absolute = Path(os.path.abspath(path))
     try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:  # outside the working directory
+        return str(absolute)
 
 
 def _is_routine(value: Any) -> bool:
@@ -226,7 +228,8 @@ def load_extensions(root: Path | str) -> Extensions:
     """
     root = Path(root)
     if not root.is_dir():
-        raise ExtensionLoadError(_display_path(root), None, "extensions folder not found")
+        # the folder as the user gave it (flag, environment, .env or the default)
+        raise ExtensionLoadError(str(root), None, "extensions folder not found")
     package = f"_stack_extensions_{uuid.uuid4().hex[:12]}"
     _namespace_package(package)
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from ..conftest import FIXTURES, ROOT
@@ -67,6 +68,29 @@ def test_empty_extensions_folder(tmp_path: Path) -> None:
 def test_missing_extensions_folder(tmp_path: Path) -> None:
     result = run_serve(tmp_path / "nowhere", cwd=tmp_path)
     assert result.returncode != 0 and "extensions folder not found" in result.stderr
+
+
+@pytest.mark.parametrize("typed", ["/nonexistent/extensions", "nowhere", "../nowhere/ext"])
+def test_a_missing_extensions_folder_is_named_as_typed(tmp_path: Path, typed: str) -> None:
+    """The message names the folder as the user gave it, never a relative path they did not
+    type (``/nonexistent`` used to read ``../../nonexistent``)."""
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    result = run_serve(Path(typed), cwd=tmp_path / "deep" / "er")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"stack-runtime serve: cannot load extensions: {typed}: extensions folder not found\n"
+    )
+
+
+def test_a_file_outside_the_working_directory_is_named_by_its_whole_path(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "here").mkdir()
+    result = run_serve(FIXTURES / "syntax_error", cwd=tmp_path / "here")
+    assert result.returncode == 1
+    hooks = FIXTURES / "syntax_error" / "diy" / "hooks.py"
+    assert f"{hooks}, line 5: SyntaxError" in result.stderr, result.stderr
+    assert "../" not in result.stderr
 
 
 def test_token_and_extensions_from_dotenv(tmp_path: Path) -> None:
