@@ -447,12 +447,14 @@ class HttpProtocol(HttpToolsProtocol):
         if defaults[0] is not default_headers:  # uvicorn makes a new list when the date changes
             defaults = self.defaults = _header_lines(default_headers)
         head = [STATUS_LINE[reply.status], defaults[1]]
+        closes = defaults[2]  # a header says close already: uvicorn adds no second one
         for name, value in reply.headers:
             if name == b"connection" and value.lower() == b"close":
-                keep_alive = False
+                closes = True
             head += (name, b": ", value, b"\r\n")
-        if not keep_alive or defaults[2]:
+        if closes:
             keep_alive = False
+        elif not keep_alive:
             head.append(b"connection: close\r\n")
         head.append(b"\r\n")
         held = self.held

@@ -463,3 +463,23 @@ def test_a_client_that_reads_no_answers_gets_no_more_until_it_does(
     assert len(answers) == calls
     assert all(a.startswith(b"HTTP/1.1 200 OK\r\n") for a in answers)
     assert all(a.endswith(b'"' + b"x" * 200_000 + b'"') for a in answers)
+
+
+def test_while_every_answer_closes_the_direct_answer_says_so_once(
+    both: tuple[Served, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1. both servers' default headers close every connection (as while a worker drains);
+    2. a call (read in C, and parsed) gets the same bytes from both: one
+       ``connection: close``, and the connection closes."""
+    no_access_log(monkeypatch)
+    for served in both:
+        close = (b"connection", b"close")
+        config, state = served.server.config, served.server.server_state
+        monkeypatch.setattr(config, "encoded_headers", [*config.encoded_headers, close])
+        monkeypatch.setattr(state, "default_headers", [*state.default_headers, close])
+    direct, through_asgi = both
+    for request in (post(ECHO), post(ECHO, headers={"connection": "keep-alive"})):
+        got = without_date(exchange(direct.port, request, request, count=2))
+        assert got == without_date(exchange(through_asgi.port, request, request, count=2))
+        assert len(got) == 1 and got[0].count(b"connection: close\r\n") == 1, got
+    assert direct.direct == 2
