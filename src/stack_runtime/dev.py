@@ -44,6 +44,7 @@ __all__ = [
     "LOAD_FAILED_CODE",
     "DevDispatcher",
     "DevServer",
+    "SourceChanges",
     "check_folder",
     "listen",
     "load_failed",
@@ -165,6 +166,35 @@ class _QuietCalls(logging.Filter):
         )
 
 
+def _vim_probe(name: str) -> bool:
+    """Vim's test of whether it may write in a folder: a file ``4913`` (then 5036, 5159, ...
+    while that one exists), made and deleted at once."""
+    return name.isdigit() and int(name) >= 4913 and (int(name) - 4913) % 123 == 0
+
+
+class SourceChanges(watchfiles.DefaultFilter):
+    """The changes that reload the extensions: watchfiles' default filter (caches, ``.git``,
+    ``.swp``, ``~``, ``.#`` locks), also without the other temporary and backup files
+    editors write next to the file they save. Left out, they neither reload nor are logged."""
+
+    ignore_entity_patterns = (
+        *watchfiles.DefaultFilter.ignore_entity_patterns,
+        r"\.sw.x$",  # vim, testing swap-file names (.swpx)
+        r"^#.*#$",  # emacs' auto-save
+        r"\.te?mp$",  # a save that writes hooks.py.tmp, then renames it
+        r"\.tmp\.[\w.-]+$",  # ... or hooks.py.tmp.<pid>.<time>
+        r"___jb_(?:tmp|old|bak)___$",  # JetBrains' safe write
+        r"\.bak$",
+        r"\.kate-swp$",  # Kate
+        r"^\.goutputstream-",  # GNOME's editors
+        r"^\.~lock\.",  # LibreOffice
+    )
+
+    def __call__(self, change: watchfiles.Change, path: str) -> bool:
+        """Whether the change to ``path`` counts."""
+        return not _vim_probe(os.path.basename(path)) and super().__call__(change, path)
+
+
 class DevServer:
     """The dev server's state: the app, whose dispatcher is swapped on every reload."""
 
@@ -206,7 +236,9 @@ class DevServer:
     async def watch(self, stop: asyncio.Event) -> None:
         """Reload after every change under the extensions folder, until ``stop`` is set."""
         try:
-            async for changes in watchfiles.awatch(self.root, stop_event=stop):
+            async for changes in watchfiles.awatch(
+                self.root, watch_filter=SourceChanges(), stop_event=stop
+            ):
                 changed = sorted({os.path.relpath(path, self.root) for _, path in changes})
                 logger.info(f"changed: {' '.join(changed)}; reloading")
                 # A fresh context: the reload is no request, so it carries no request id.

@@ -150,3 +150,29 @@ def test_dev_starts_even_when_the_extensions_do_not_import(tmp_path: Path) -> No
         assert call(server, "preMap").json() == [{"data": {"version": 3}}]
     finally:
         server.stop()
+
+
+EDITORS_FILES = (".hooks.py.swp", "hooks.py~", ".#hooks.py", "#hooks.py#", "4913", "hooks.py.tmp")
+
+
+def test_editors_temporary_files_neither_reload_nor_show_in_the_log(tmp_path: Path) -> None:
+    """1. serve; 2. what editors write beside a file they save (a swap file, a backup, a lock,
+    vim's 4913 probe, a .tmp), then a pause; 3. the real save of hooks.py: the new code
+    answers; 4. every reload line of the log names hooks.py alone."""
+    extensions = make_tree(tmp_path, good(1))
+    diy = extensions / "diy"
+    server = start("dev", extensions, tmp_path / "log", token=TOKEN, cwd=tmp_path)
+    try:
+        assert call(server, "preMap").json() == [{"data": {"version": 1}}]
+        for name in EDITORS_FILES:
+            (diy / name).write_text("def preMap(options):\n    return 'not this'\n")
+        (diy / "4913").unlink()
+        time.sleep(1)  # were they changes that count, they would reload on their own now
+        (diy / "hooks.py").write_text(good(2))
+        wait_until(lambda: call(server, "preMap").json() == [{"data": {"version": 2}}], server)
+    finally:
+        server.stop()
+    reloads = [line for line in server.output().splitlines() if " changed: " in line]
+    assert reloads, server.output()
+    for line in reloads:
+        assert line.endswith(f" changed: {Path('diy', 'hooks.py')}; reloading"), reloads
