@@ -407,12 +407,14 @@ class Dispatcher:
     def launch(self, call: PreparedCall, then: Then) -> Outcome | None:
         """Run a prepared call as far as it goes without waiting.
 
-        Returns the :class:`Outcome` when the call has one already (an
-        ``async def`` function that cannot even be called with ``options``).
-        Otherwise returns None and calls ``then`` with the outcome later, on the
-        loop: a ``def`` function always runs in a worker thread (a
-        :class:`CallPool` hands it over and back, see :mod:`stack_runtime.pool`),
-        never on the loop's thread; an ``async def`` runs in a task of its own.
+        Returns the :class:`Outcome` when the call has one already: a ``def``
+        function that finished while the loop waited for its thread (a
+        :class:`CallPool` waits while the thread computes, at most a few
+        milliseconds, see :mod:`stack_runtime.pool`), or an ``async def``
+        function that cannot even be called with ``options``. Otherwise returns
+        None and calls ``then`` with the outcome later, on the loop. A ``def``
+        function always runs in a worker thread, never on the loop's thread; an
+        ``async def`` runs in a task of its own.
         ``then`` gets None for a call that has no answer: it was cancelled (the
         host shutting down), or the host itself failed (logged as
         ``unhandledError``). Must be called on the event loop.
@@ -426,24 +428,29 @@ class Dispatcher:
         executor = self.executor
         if isinstance(executor, CallPool):  # the cheap hand-off (pool.py)
 
+            def settle(ok: bool, value: Any) -> Outcome | None:
+                """The outcome, or None when a coroutine the def returned goes on in a task."""
+                if not ok:
+                    return self._failure(call, value, started)
+                if type(value) in _NOT_AWAITABLE or not inspect.isawaitable(value):
+                    return self._done(call, self.finish(call, value), started)
+                self._go_on(call, self._settle(call, self._within(value), started), then)
+                return None
+
             def done(ok: bool, value: Any) -> None:
                 try:
-                    if not ok:
-                        outcome = self._failure(call, value, started)
-                    elif type(value) in _NOT_AWAITABLE or not inspect.isawaitable(value):
-                        outcome = self._done(call, self.finish(call, value), started)
-                    else:  # a def that returned a coroutine: awaited on the loop
-                        rest = self._settle(call, self._within(value), started)
-                        self._go_on(call, rest, then)
-                        return
+                    outcome = settle(ok, value)
                 except Exception as exc:  # an error of the host itself
                     _host_failed(call, exc)
                     then(None)
                     return
-                then(outcome)
+                if outcome is not None:
+                    then(outcome)
 
-            executor.call(call.function, call.options, done, self.call_timeout)
-            return None
+            finished = executor.call(
+                call.function, call.options, done, self.call_timeout, wait=True
+            )
+            return None if finished is None else settle(*finished)
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         running = loop.run_in_executor(executor, context.run, call.function, call.options)

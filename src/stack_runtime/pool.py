@@ -1,7 +1,8 @@
 """The threads that run ``def`` extension functions, with a cheap hand-off.
 
 A ``def`` function may block, so it always runs in a worker thread, never on
-the event loop's thread: the loop hands the call over and goes on serving.
+the event loop's thread: the loop hands the call over and goes on serving
+(after a wait of at most a few milliseconds while the thread computes, below).
 ``loop.run_in_executor`` on a ``ThreadPoolExecutor`` plus ``asyncio.wait_for``
 costs several locks, two futures, a done-callback chain, a timer and a wake-up
 of the loop per call, and the executor starts a new thread whenever a call
@@ -14,6 +15,17 @@ that take turns at the GIL. :class:`CallPool` does this instead:
   the next call itself when it is done with the one it runs. Quick calls that
   arrive together run one after the other on one thread, without a wake-up
   between them.
+- **The loop waits while the thread computes, never longer.** A ``def``
+  function that computes holds the GIL: the event loop could not run meanwhile
+  anyway. So the loop first waits for the call's result on a lock (the GIL
+  released) for ``wait`` seconds (0.2 ms), and goes on with the result at once
+  if it came: no wake-up of the loop, and the call's page is checked and sent
+  while it is still in the processor's caches. Past those 0.2 ms the loop
+  needs the GIL back to go on: it gets it as soon as the thread blocks (on
+  I/O, a sleep, a lock) or finishes, and at the latest after Python's switch
+  interval (``sys.getswitchinterval()``, 5 ms), and then serves other calls
+  while this one goes on. No wait depends on what earlier calls of the
+  function did: each call is treated alike.
 - **Results come back in batches.** A finished call goes into the loop's inbox;
   the loop is woken (``call_soon_threadsafe``) only when the inbox was empty,
   and then hands every result in it to its callback in one turn. No future,
@@ -55,7 +67,10 @@ from typing import Any, TypeVar
 
 from .logs import kv, logger
 
-__all__ = ["CallPool", "Done"]
+__all__ = ["WAIT", "CallPool", "Done"]
+
+WAIT = 0.0002
+"""Seconds the loop waits on its own for a call it hands over (:meth:`CallPool.call`)."""
 
 T = TypeVar("T")
 
@@ -85,11 +100,28 @@ class _Call:
 class _Inbox:
     """One event loop's side of the pool: finished calls, calls in flight, the time limit."""
 
-    __slots__ = ("finished", "flight", "loop", "timer", "timer_at", "woken")
+    __slots__ = (
+        "awaited",
+        "finished",
+        "flight",
+        "lock",
+        "loop",
+        "timer",
+        "timer_at",
+        "waiter",
+        "woken",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.finished: deque[_Call] = deque()
+        self.awaited: _Call | None = None
+        """The call the loop is waiting for right now (:meth:`CallPool.call`), if any."""
+        self.waiter = threading.Lock()
+        """Released by the thread that finishes :attr:`awaited` while the loop waits on it."""
+        self.waiter.acquire()
+        self.lock = threading.Lock()
+        """Settles whether :attr:`awaited` is handed back directly or through :meth:`post`."""
         self.woken = False
         """True while a :meth:`deliver` is scheduled on the loop and has not started yet."""
         self.flight: set[_Call] = set()
@@ -98,7 +130,16 @@ class _Inbox:
         self.timer_at = 0.0
 
     def post(self, call: _Call) -> None:
-        """From a worker thread: ``call`` is finished; wake the loop unless it is awake."""
+        """From a worker thread: ``call`` is finished; hand it to the loop waiting for it, or
+        put it in the inbox and wake the loop unless it is awake."""
+        if self.awaited is call:
+            with self.lock:
+                waiting = self.awaited is call
+                if waiting:
+                    self.awaited = None
+            if waiting:
+                self.waiter.release()
+                return
         self.finished.append(call)
         if not self.woken:
             self.woken = True
@@ -162,10 +203,12 @@ class CallPool(Executor):
         *,
         spawn_delay: float = 0.02,
         stuck_after: float | None = None,
+        wait: float = WAIT,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.max_workers = max_workers
+        self.wait = wait
         self.spawn_delay = spawn_delay
         self.stuck_after = stuck_after
         self._started: dict[int, float] = {}
@@ -303,23 +346,53 @@ class CallPool(Executor):
     # -- the ways in ----------------------------------------------------------------
 
     def call(
-        self, function: Callable[[Any], Any], argument: Any, done: Done, timeout: float | None
-    ) -> None:
+        self,
+        function: Callable[[Any], Any],
+        argument: Any,
+        done: Done,
+        timeout: float | None,
+        *,
+        wait: bool = False,
+    ) -> tuple[bool, Any] | None:
         """On an event loop: run ``function(argument)`` in a thread, in a copy of the context.
 
         ``done(True, result)`` or ``done(False, exception)`` is called on the
-        loop, in the context the function ran in, when the function returns or raises; ``done(False, TimeoutError())``
-        after ``timeout`` seconds if it is still running then (its result is
-        dropped). Raises :class:`RuntimeError` after :meth:`shutdown`.
+        loop, in the context the function ran in, when the function returns or
+        raises; ``done(False, TimeoutError())`` after ``timeout`` seconds if it
+        is still running then (its result is dropped). Raises
+        :class:`RuntimeError` after :meth:`shutdown`.
+
+        ``wait``: first wait for the call while its thread runs it (see the
+        module), and if it finishes meanwhile return ``(True, result)`` or
+        ``(False, exception)`` without calling ``done``; else return None.
         """
         loop = asyncio.get_running_loop()
         inbox = self._inbox
         if inbox is None or inbox.loop is not loop:
             inbox = self._inbox = self._inboxes.get(loop) or self._inbox_for(loop)
         call = _Call(function, argument, inbox, done)
-        self._put(call, loop)
+        if wait:
+            inbox.awaited = call
+            try:
+                self._put(call, loop)
+            except RuntimeError:
+                inbox.awaited = None
+                raise
+            finished = inbox.waiter.acquire(True, self.wait)
+            if not finished:
+                with inbox.lock:
+                    finished = inbox.awaited is not call  # its thread has just handed it back
+                    inbox.awaited = None
+                if finished:
+                    inbox.waiter.acquire()
+            if finished:
+                call.done = None
+                return call.ok, call.value
+        else:
+            self._put(call, loop)
         if timeout is not None:
             inbox.limit(call, timeout)
+        return None
 
     def _inbox_for(self, loop: asyncio.AbstractEventLoop) -> _Inbox:
         for old in [old for old in self._inboxes if old.is_closed()]:

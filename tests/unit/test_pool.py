@@ -197,3 +197,58 @@ def test_a_queued_call_that_was_cancelled_never_runs() -> None:
     release.set()
     assert pool.submit(lambda: 1).result(5) == 1
     assert not ran.is_set()
+
+
+# -- the loop's brief wait ---------------------------------------------------------
+
+
+def call_waiting(pool: CallPool, function: Any, argument: Any) -> tuple[Any, float, Any]:
+    """``pool.call(..., wait=True)`` on a loop: what it returned, how long it took, and
+    what ``done`` got (awaited when the call was not finished within the wait)."""
+
+    async def main() -> tuple[Any, float, Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        started = time.perf_counter()
+        now = pool.call(
+            function, argument, lambda ok, value: future.set_result(value), 10, wait=True
+        )
+        took = time.perf_counter() - started
+        later = await future if now is None else None
+        return now, took, later
+
+    return asyncio.run(main())
+
+
+def test_a_quick_call_is_answered_within_the_wait_without_done(pool: CallPool) -> None:
+    answers = [call_waiting(pool, quick, i) for i in range(20)]
+    # a machine that stalls the thread past the wait makes a call go the other way
+    finished = [now for now, _, _ in answers if now is not None]
+    assert finished and all(ok and value["thread"] == "extension_0" for ok, value in finished)
+    assert [now[1]["value"] if now else later["value"] for now, _, later in answers] == list(
+        range(20)
+    )
+
+
+def test_the_loop_does_not_wait_for_a_thread_that_blocks(pool: CallPool) -> None:
+    def sleeps(_: Any) -> str:
+        time.sleep(0.5)
+        return "slept"
+
+    now, took, later = call_waiting(pool, sleeps, None)
+    assert now is None and later == "slept"
+    assert took < 0.25  # the wait is 0.2 ms; generous for a busy machine
+
+
+def test_the_loop_waits_no_longer_than_the_switch_interval_for_a_thread_that_computes(
+    pool: CallPool,
+) -> None:
+    def computes(_: Any) -> int:
+        deadline = time.perf_counter() + 0.5
+        spins = 0
+        while time.perf_counter() < deadline:
+            spins += 1
+        return spins
+
+    now, took, later = call_waiting(pool, computes, None)
+    assert now is None and later > 0
+    assert took < 0.25  # 5 ms of switch interval; generous for a busy machine
