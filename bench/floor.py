@@ -2,8 +2,8 @@
 
 A bare ASGI callable, no framework: it checks the bearer header, reads the body,
 parses it with orjson, calls the benchmark's hook named in the envelope directly
-on the event loop (no validation, no resolution, no thread, no log line) and
-answers with the result serialized by orjson. For the echo workloads that is
+on the event loop, awaiting it in the same task for an ``async def`` (no
+validation, no resolution, no thread, no log line), and answers with the result serialized by orjson. For the echo workloads that is
 ``options.data`` as it came. Run it under uvicorn::
 
     INTEGRATOR_EXTENSION_SYSTEM_TOKEN=t uvicorn --app-dir bench floor:app \\
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import importlib.util
+import inspect
 import os
 import random
 import sys
@@ -42,7 +43,9 @@ def _load_hooks() -> Any:
 
 
 _HOOKS = _load_hooks()
-_FUNCTIONS = {name: getattr(_HOOKS, name) for name in ("echo", "preSavePage", "preMap")}
+_FUNCTIONS = {
+    name: getattr(_HOOKS, name) for name in ("echo", "asyncEcho", "preSavePage", "preMap")
+}
 _EXPECTED = b"Bearer " + os.environ.get("INTEGRATOR_EXTENSION_SYSTEM_TOKEN", "").encode()
 _JSON = (b"content-type", b"application/json; charset=utf-8")
 _LOG_LINES = os.environ.get("FLOOR_LOG_LINES") == "1"
@@ -89,6 +92,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             f"_flowId={envelope['options'].get('_flowId')}, _reqId={request}"
         )
     result = _FUNCTIONS[envelope["function"]](envelope["options"])
+    if inspect.iscoroutine(result):  # asyncEcho: awaited in this task, as directly as can be
+        result = await result
     await _answer(send, 200, orjson.dumps(result))
     if _LOG_LINES:
         _log(

@@ -32,7 +32,8 @@ from .contenders import (
     start,
 )
 from .machine import Busy, Sampler, cpu_seconds, load_average, rss_bytes
-from .report import FLOOR, Report
+from .report import FLOOR, OURS, Report
+from .stalls import run as run_stalls
 from .workloads import WORKLOADS, Workload, write_files
 
 __all__ = ["Measurement", "SideBySide", "main"]
@@ -359,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
             for contender in partners:
                 side += _side_by_side(contender, floor, plan, round_no + 1)
         report.side_by_side(side)
+    stalls = None
+    if any(c.name == OURS for c in contenders):
+        stalls = run_stalls(max(args.duration, 3.0), args.scratch / "logs", server_core)
+        report.stalls(stalls)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -367,9 +372,11 @@ def main(argv: list[str] | None = None) -> int:
                     "memory": report.rss,
                     "skipped": skipped,
                     "side_by_side": [asdict(s) for s in side],
+                    "stalls": asdict(stalls) if stalls is not None else None,
                 },
                 indent=2,
             )
         )
     failed = any(m.bad or m.errors for m in measurements) or any(s.bad for s in side)
+    failed = failed or (stalls is not None and stalls.wrong > 0)
     return 1 if failed else 0

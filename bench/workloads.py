@@ -126,6 +126,14 @@ class Workload:
 WORKLOADS: tuple[Workload, ...] = (
     Workload("small", "echo", 10, 16, _echo, "echo a page of 10 records (~2.5 KB)"),
     Workload(
+        "small-async",
+        "asyncEcho",
+        10,
+        16,
+        _echo,
+        "small with an async def echo: no thread, so small minus this is the hand-off",
+    ),
+    Workload(
         "page", "preSavePage", 1000, 8, _pre_save_page, "preSavePage over 1,000 records (~230 KB)"
     ),
     Workload("transform", "preMap", 1000, 8, _pre_map, "preMap touching 1,000 records"),

@@ -7,6 +7,10 @@ exports.hooks = {
     callback(null, options.data)
   },
 
+  asyncEcho (options, callback) {
+    callback(null, options.data)
+  },
+
   preSavePage (options, callback) {
     const kept = options.data.filter((record) => record.status !== 'deleted')
     callback(null, {

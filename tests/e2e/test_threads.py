@@ -6,11 +6,14 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
-from ..conftest import FIXTURES
+from bench.stalls import measure
+
+from ..conftest import FIXTURES, ROOT
 from .server import RunningServer, start
 
 TOKEN = "thread-token"
@@ -107,3 +110,28 @@ def test_an_async_function_that_blocks_the_loop_is_logged_once_and_counted(
         metrics,
     )
     assert seconds is not None and 0.4 <= float(seconds.group(1)) <= 2.0
+
+
+def test_a_def_function_that_blocks_now_and_then_costs_only_its_own_calls(
+    tmp_path: Path,
+) -> None:
+    """One worker; a def function called back to back blocks 0.5 s every 1.5 s; a quick
+    function called every 5 ms beside it keeps p99 <= 50 ms and max <= 250 ms (generous
+    limits: on a quiet machine the figures are a few ms; bench/stalls.py prints them)."""
+    server = start(
+        "serve",
+        ROOT / "bench" / "extensions",
+        tmp_path / "server.log",
+        token=TOKEN,
+        extra=["--workers", "1"],
+    )
+    try:
+        stalls = measure(server.port, TOKEN, seconds=12)
+    finally:
+        server.stop()
+    assert stalls.wrong == 0
+    assert stalls.blocks >= 6  # it really blocked, about every 1.5 s
+    assert stalls.quick_calls >= 1000
+    assert stalls.p99_ms <= 50, stalls
+    assert stalls.max_ms <= 250, stalls
+    assert "eventLoopBlocked" not in server.output()

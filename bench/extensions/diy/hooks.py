@@ -6,11 +6,19 @@ JavaScript serialize them identically and one expected body checks every host.
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+_last_block = [time.monotonic()]
 
 
 def echo(options: dict[str, Any]) -> Any:
     """Answer with the page as it came (the ``small`` and ``big`` workloads)."""
+    return options["data"]
+
+
+async def asyncEcho(options: dict[str, Any]) -> Any:
+    """``echo`` as an ``async def``: run on the event loop, no thread (``small-async``)."""
     return options["data"]
 
 
@@ -37,3 +45,14 @@ def preMap(options: dict[str, Any]) -> list[dict[str, Any]]:
         out["country"] = record["address"]["country"].upper()
         mapped.append({"data": out})
     return mapped
+
+
+def sometimesBlocks(options: dict[str, Any]) -> dict[str, Any]:
+    """Quick, except that one call every ``every`` seconds (1.5) blocks for ``seconds`` (0.5),
+    as a hook that refreshes a cache with a blocking API call does (``bench/stalls.py``)."""
+    now = time.monotonic()
+    if now - _last_block[0] < options.get("every", 1.5):
+        return {"blocked": False}
+    _last_block[0] = now
+    time.sleep(options.get("seconds", 0.5))
+    return {"blocked": True}
