@@ -6,7 +6,6 @@ import argparse
 import errno
 import faulthandler
 import secrets
-import shutil
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -113,7 +112,9 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="run the production server stack host (gunicorn with uvicorn workers)",
         description="Run the server stack host: gunicorn's master in this process, uvicorn "
-        "workers, every extension imported once before the workers start. Needs "
+        "workers. Each worker imports the extensions when it starts (serve first checks that "
+        "they import); SIGHUP to this process starts new workers on the extensions as they "
+        "are on disk then and retires the old ones after their calls. Needs "
         f"{ENV['system_token']}.",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -179,26 +180,31 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from .logs import configure_logging
+    from .reload import check_extensions
+
+    configure_logging(settings.log_level)
+    # The master never imports an extension (each worker does: see server.py); a child
+    # process does now, so that extensions that do not import stop start-up here.
+    check_extensions(settings.extensions_dir)
+    from .tracing import call_tracing
+
+    call_tracing()  # OTEL_* settings checked here, once: one that cannot be used stops serve
+
     from .metrics import use_multiprocess_dir
 
     metrics_dir = use_multiprocess_dir()  # before any metric exists, so workers share it
 
     from .collector import tune_collector
-    from .host import build_app
-    from .logs import configure_logging
     from .server import GunicornHost
+    from .state import HostState
 
-    configure_logging(settings.log_level)
     # A function that crashes its worker (a segfault in a C extension, say) leaves the
     # Python stack of every thread in the log: which function, which line.
     faulthandler.enable(all_threads=True)
-    try:
-        app = build_app(settings, metrics_dir=metrics_dir)
-    except BaseException:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        raise
-    tune_collector()  # before the workers fork: see collector.py
-    GunicornHost(app, settings, metrics_dir).run()
+    state = HostState(settings.drain_delay, settings.drain_idle_wait)
+    tune_collector()  # the host's own code, before the workers fork: see collector.py
+    GunicornHost(settings, state, metrics_dir).run()
     return 0
 
 

@@ -1,13 +1,19 @@
 """``stack-runtime serve``: gunicorn's master in this process, uvicorn workers.
 
-The app (and with it every extension) is built before gunicorn starts, so an
-extension that fails to import stops start-up with its file and line, and the
-workers fork with the extensions already imported.
+The master imports the host's own code (so the workers fork with it in shared
+memory) but never an extension: each worker builds the app, importing the
+extensions as they are on disk when it starts, and ``SIGHUP`` brings new code
+in new workers without dropping a call (:mod:`stack_runtime.reload`).
+``serve`` checks that the extensions import before gunicorn starts, so one
+that does not stops start-up with its file and line.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +22,13 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
 from .app import StackApp
+from .collector import tune_collector
 from .cpus import usable_cpus
+from .host import build_app
+from .loader import ExtensionLoadError
 from .logs import KeptLines, kv, logger
 from .metrics import MetricsPortGuard, gunicorn_hooks
+from .reload import RESPAWN_PAUSE, Reload, served
 from .settings import Settings
 from .state import HostState
 
@@ -33,58 +43,132 @@ def _note_birth(server: Any, worker: Any) -> None:
 
 
 class StackArbiter(Arbiter):  # type: ignore[misc]
-    """gunicorn's master, minus one way for extension code to stop the whole host.
+    """gunicorn's master, with the host's reload, and minus the ways for extension code
+    to stop the whole host.
 
     When it stops the host (SIGTERM, SIGINT, SIGQUIT), it marks the host's state
     as stopping before it signals the workers: a worker that drains then stops
     the listening socket itself, for every process that holds it (see
     :mod:`stack_runtime.worker`).
 
+    ``SIGHUP`` starts a :class:`~stack_runtime.reload.Reload` instead of gunicorn's
+    own (which would read its settings again and, in its last step, wait up to the
+    graceful timeout without tending to the workers). A worker is retired (sent
+    SIGTERM to drain) once, and counts no more among the host's workers, so a
+    replacement starts at once and a drain is never cut short by a second signal.
+
     gunicorn halts when a worker exits with its boot-failure codes (3 or 4), to
-    avoid a start-stop loop. A worker that has served (its heartbeat moved
-    since birth) and then exits with one of those codes did not fail to boot:
-    extension code called ``os._exit(3)``. That worker is replaced like any
-    other that died.
+    avoid a start-stop loop. That holds while the host starts (no worker has served
+    yet: the extensions stopped importing since ``serve`` checked them, say). Once a
+    worker has served, one that exits with those codes is replaced instead: a worker
+    that had served did not fail to boot (extension code called ``os._exit(3)``),
+    and one that never served failed on extensions that no longer import, which the
+    host survives (a reload's new worker ends that reload, and any other is started
+    again after :data:`~stack_runtime.reload.RESPAWN_PAUSE` seconds, logged as
+    ``workerNotStarted``).
 
     A worker that is gone may have left log lines it kept for a later write
     (:class:`~stack_runtime.logs.KeptLines`): the master writes them, then a
     ``keptLinesWritten`` warning with the worker's pid.
     """
 
+    def __init__(self, app: GunicornHost) -> None:
+        super().__init__(app)
+        self.retiring: set[int] = set()
+        """Workers sent SIGTERM to drain, until they are gone."""
+        self.reloads = Reload(self, app.settings.extensions_dir)
+        self.has_served = False
+        """True once any worker of this host has served."""
+        self.spawn_after = 0.0
+
+    def handle_hup(self) -> None:
+        """SIGHUP: the extensions as they are on disk now, in new workers."""
+        self.log.info("Hang up: %s", self.master_name)
+        self.reloads.request()
+
+    def wait_for_signals(self, timeout: float = 1.0) -> list[int]:
+        """gunicorn's wait between two turns of its loop, 0.1 s at most while a reload
+        goes on (nothing signals the master when a new worker starts to serve)."""
+        if self.reloads.busy:
+            timeout = min(timeout, 0.1)
+        signals: list[int] = super().wait_for_signals(timeout)
+        return signals
+
+    def retire(self, pid: int) -> None:
+        """Send worker ``pid`` SIGTERM to drain (once), and count it no more."""
+        if pid not in self.retiring:
+            self.retiring.add(pid)
+            self.kill_worker(pid, signal.SIGTERM)
+
+    def manage_workers(self) -> None:
+        """Move a reload on; start the workers missing, retire the ones too many."""
+        self.retiring &= self.WORKERS.keys()
+        if not self.has_served:
+            self.has_served = any(served(worker) for worker in self.WORKERS.values())
+        self.reloads.step()
+        if self.reloads.starting:  # the old workers serve beside the new until these serve
+            return
+        ages = sorted((w.age, pid) for pid, w in self.WORKERS.items() if pid not in self.retiring)
+        missing = self.num_workers - len(ages)
+        if missing > 0 and time.monotonic() >= self.spawn_after:
+            for _ in range(missing):
+                self.spawn_worker()
+        for _, pid in ages[: max(0, -missing)]:  # the oldest first
+            self.retire(pid)
+
     def stop(self, graceful: bool = True) -> None:
         """Stop the host: note it in the host's state first, for the workers' drain."""
-        state = getattr(self.app.application, "state", None)
-        if isinstance(state, HostState):
-            state.mark_stopping()
+        self.reloads.cancel()
+        self.app.state.mark_stopping()
         super().stop(graceful)
 
     def reap_workers(self) -> None:
         before = dict(self.WORKERS)
+        had_served = {pid for pid, worker in before.items() if served(worker)}
+        self.has_served = self.has_served or bool(had_served)
         try:
-            self._reap_workers()
+            self._reap_workers(had_served)
         finally:
-            for pid, worker in before.items():
-                if pid not in self.WORKERS:
-                    _write_kept_lines(worker)
+            gone = before.keys() - self.WORKERS.keys()
+            for pid in gone:
+                _write_kept_lines(before[pid])
+            unborn = gone - had_served - self.retiring - self.reloads.incoming
+            if unborn and self.has_served:
+                self.spawn_after = time.monotonic() + RESPAWN_PAUSE
+                logger.error(
+                    kv(
+                        logName="workerNotStarted",
+                        pids=",".join(map(str, sorted(unborn))),
+                        retryInSeconds=f"{RESPAWN_PAUSE:g}",
+                        workers=len(self.WORKERS.keys() - self.retiring),
+                    )
+                )
 
-    def _reap_workers(self) -> None:
-        served = {
-            pid
-            for pid, worker in self.WORKERS.items()
-            if worker.tmp.last_update() != getattr(worker, "born", None)
-        }
+    def _reap_workers(self, had_served: set[int]) -> None:
+        before = dict(self.WORKERS)
         try:
             super().reap_workers()
         except HaltServer as exc:
-            gone = served - set(self.WORKERS)
+            gone = before.keys() - self.WORKERS.keys()
             boot_codes = (self.WORKER_BOOT_ERROR, self.APP_LOAD_ERROR)
-            if exc.exit_status not in boot_codes or not gone or not gone <= served:
+            if exc.exit_status not in boot_codes or not gone:
                 raise
-            self.log.error(
-                "A worker that had been serving exited with code %s; replacing it",
-                exc.exit_status,
-            )
-            self._reap_workers()
+            if not gone <= had_served and not self.has_served:
+                raise  # the host is starting: stop, rather than start workers again and again
+            for pid in gone:  # gunicorn raised before it tidied up after the last one
+                worker = before[pid]
+                try:
+                    worker.tmp.fileno()
+                except ValueError:  # closed: tidied up
+                    continue
+                worker.tmp.close()
+                self.cfg.child_exit(self, worker)
+            if gone <= had_served:
+                self.log.error(
+                    "A worker that had been serving exited with code %s; replacing it",
+                    exc.exit_status,
+                )
+            self._reap_workers(had_served)
 
 
 def _write_kept_lines(worker: Any) -> None:
@@ -126,7 +210,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "keepalive": settings.keepalive,
         "graceful_timeout": settings.graceful_timeout,
         "timeout": settings.graceful_timeout,
-        "preload_app": True,
+        "preload_app": False,  # each worker imports the extensions (see this module's docstring)
         "control_socket_disable": True,
         "accesslog": None,
         "errorlog": "-",
@@ -137,18 +221,21 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 class GunicornHost(BaseApplication):  # type: ignore[misc]
-    """gunicorn embedded: options from :func:`gunicorn_options`, the prebuilt app.
+    """gunicorn embedded: options from :func:`gunicorn_options`; each worker builds the app.
 
-    ``metrics_dir`` is the host's multiprocess metrics directory: gunicorn's
-    hooks drop a dead worker's gauges from it and remove it when the host exits.
+    ``state`` is made in the master, before any worker forks, so that every worker
+    of the host shares it. ``metrics_dir`` is the host's multiprocess metrics
+    directory: gunicorn's hooks drop a dead worker's gauges from it and remove it
+    when the host exits.
     """
 
-    def __init__(self, app: StackApp, settings: Settings, metrics_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, state: HostState, metrics_dir: Path | None = None
+    ) -> None:
         self.settings = settings
         """Read by the workers (:class:`~stack_runtime.worker.StackWorker`)."""
-        self.application: StackApp | MetricsPortGuard = app
-        if settings.metrics_port:
-            self.application = MetricsPortGuard(app, settings.metrics_port)
+        self.state = state
+        self.metrics_dir = metrics_dir
         self.options = gunicorn_options(settings)
         if metrics_dir is not None:
             self.options.update(gunicorn_hooks(metrics_dir))
@@ -159,7 +246,28 @@ class GunicornHost(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> StackApp | MetricsPortGuard:
-        return self.application
+        """In a worker: build the app, the extensions imported as they are on disk now.
+
+        Extensions that do not import end the worker with gunicorn's ``APP_LOAD_ERROR``
+        after an ``extensionsNotLoaded`` line with the file and line (see
+        :class:`StackArbiter` for what the master does then).
+        """
+        settings = self.settings
+        try:
+            app = build_app(settings, self.state, self.metrics_dir)
+        except ExtensionLoadError as exc:
+            logger.error(
+                kv(
+                    logName="extensionsNotLoaded",
+                    pid=os.getpid(),
+                    file=exc.file,
+                    line=exc.line,
+                    error=exc.detail,
+                )
+            )
+            sys.exit(Arbiter.APP_LOAD_ERROR)
+        tune_collector()  # the extensions too, out of the full collections' sight
+        return MetricsPortGuard(app, settings.metrics_port) if settings.metrics_port else app
 
     def run(self) -> None:
         """Run gunicorn's master (:class:`StackArbiter`) until the host stops."""

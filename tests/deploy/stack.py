@@ -65,9 +65,18 @@ def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.05
 class Host:
     """One ``stack-runtime serve`` (gunicorn master and workers, own process group)."""
 
-    def __init__(self, name: str, folder: Path, *, workers: int = 2, extra: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        *,
+        workers: int = 2,
+        extra: tuple[str, ...] = (),
+        extensions: Path = EXTENSIONS,
+    ):
         self.name = name
         self.folder = folder
+        self.extensions = extensions
         self.port = free_port()
         self.workers = workers
         self.extra = extra
@@ -94,7 +103,14 @@ class Host:
             STACK_TEST_GATE=str(self.folder / "gate"),
             **(env or {}),
         )
-        args = [sys.executable, "-m", "stack_runtime", "serve", "--extensions", str(EXTENSIONS)]
+        args = [
+            sys.executable,
+            "-m",
+            "stack_runtime",
+            "serve",
+            "--extensions",
+            str(self.extensions),
+        ]
         args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
         args += ["--call-timeout", "2", "--log-level", "info", *self.extra]
         with self.log.open("ab") as log:
@@ -304,6 +320,8 @@ class Tally:
     failures: list[tuple[str, str]] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     served_by: Counter[str] = field(default_factory=Counter)
+    versions: list[tuple[float, str, Any]] = field(default_factory=list)
+    """(when sent, by which host, the ``version`` it answered) for every right answer."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -344,6 +362,15 @@ class Stream:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def wait_for_calls(self, *hosts: str, more: int = 20) -> None:
+        """Until each of ``hosts`` has answered ``more`` calls more than it had so far."""
+        start = {host: served(self.tally, host) for host in hosts}
+        wait_until(
+            lambda: all(served(self.tally, host) > start[host] + more for host in hosts),
+            60,
+            f"calls on {', '.join(hosts)}",
+        )
+
     def stop(self) -> Tally:
         self._stop.set()
         for thread in self._threads:
@@ -370,6 +397,7 @@ class Stream:
                 }
                 with tally.lock:
                     tally.sent += 1
+                sent = time.monotonic()
                 try:
                     answer = session.post(
                         self.nginx.url + "/function",
@@ -391,6 +419,7 @@ class Stream:
                         else:
                             tally.answered += 1
                             tally.served_by[body["host"]] += 1
+                            tally.versions.append((sent, body["host"], body.get("version")))
                 if self.pause:
                     time.sleep(self.pause)
 

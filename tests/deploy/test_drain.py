@@ -17,7 +17,6 @@ from .stack import (
     records,
     report,
     running_stack,
-    served,
     wait_until,
 )
 
@@ -25,8 +24,7 @@ from .stack import (
 def _restart(host: Host, stream: Stream) -> None:
     """Start ``host`` again on its port and wait until nginx sends it calls."""
     host.start()
-    before = served(stream.tally, host.name)
-    wait_until(lambda: served(stream.tally, host.name) > before + 10, 60, f"calls on {host.name}")
+    stream.wait_for_calls(host.name, more=10)
 
 
 def test_rolling_restart_loses_no_call(tmp_path: Path) -> None:
@@ -38,11 +36,7 @@ def test_rolling_restart_loses_no_call(tmp_path: Path) -> None:
     with running_stack(tmp_path, ["a", "b"], extra=("--drain-delay", "1")) as stack:
         a, b = stack.hosts
         with Stream(stack.nginx, clients=4) as stream:
-            wait_until(
-                lambda: served(stream.tally, "a") > 20 and served(stream.tally, "b") > 20,
-                60,
-                "calls on both hosts",
-            )
+            stream.wait_for_calls("a", "b")
 
             started = time.monotonic()
             a.terminate()
@@ -107,11 +101,7 @@ def test_every_drain_ends_within_its_longest_call_plus_a_second(tmp_path: Path) 
     drains: list[float] = []
     with running_stack(tmp_path, ["a", "b"]) as stack:
         with Stream(stack.nginx, clients=8, sleep=(0.0, 0.02, LONGEST), pause=0.002) as stream:
-            wait_until(
-                lambda: served(stream.tally, "a") > 20 and served(stream.tally, "b") > 20,
-                60,
-                "calls on both hosts",
-            )
+            stream.wait_for_calls("a", "b")
             for n in range(DRAINS):
                 host = stack.hosts[n % 2]
                 time.sleep(random.uniform(0.1, 0.6))

@@ -101,11 +101,7 @@ def test_crashing_hanging_and_burning_functions_cost_only_their_own_calls(stack:
         return answer.status_code, answer.json()
 
     with Stream(stack.nginx, clients=3) as stream:
-        wait_until(
-            lambda: served(stream.tally, "a") > 20 and served(stream.tally, "b") > 20,
-            60,
-            "calls on both hosts",
-        )
+        stream.wait_for_calls("a", "b")
         outcomes = {
             "die": call("die"),
             "segfault": call("segfault"),
