@@ -10,14 +10,21 @@ finds none idle: under load, quick calls end up spread over dozens of threads
 that take turns at the GIL. :class:`CallPool` does this instead:
 
 - **One queue, one wake-up per sleeping thread.** A call goes into a deque.
-  A thread that finds the deque empty goes to sleep on a lock of its own, and
-  a new call wakes one sleeping thread, if there is one; a busy thread takes
-  the next call itself when it is done with the one it runs. Quick calls that
-  arrive together run one after the other on one thread, without a wake-up
-  between them.
+  A thread that finds the deque empty goes to sleep reading an eventfd of its
+  own (a pipe where there is none), and a new call wakes one sleeping thread, if there is one, by writing
+  to it; a busy thread takes the next call itself when it is done with the one
+  it runs. The write and the read release the GIL before they wake or sleep:
+  a thread woken while the loop still held the GIL (as a lock's release wakes
+  it) would only wake to wait for the GIL, and every hand-off cost twice the
+  context switches. Quick calls that arrive together run one after the other
+  on one thread, without a wake-up between them.
 - **The loop waits while the thread computes, never longer.** A ``def``
   function that computes holds the GIL: the event loop could not run meanwhile
-  anyway. So the loop first waits for the call's result on a lock (the GIL
+  anyway. So the loop gives up the core (``sched_yield``, the GIL released):
+  on one core the thread runs the call at once and the loop gets the core back
+  when the thread sleeps again, three system calls and two context switches
+  for the whole hand-off. When the call is not done by then (another core, a
+  slow start), the loop waits for the call's result on a lock (the GIL
   released) for ``wait`` seconds (0.2 ms), and goes on with the result at once
   if it came: no wake-up of the loop, and the call's page is checked and sent
   while it is still in the processor's caches. Past those 0.2 ms the loop
@@ -58,6 +65,7 @@ import asyncio
 import contextlib
 import contextvars
 import itertools
+import os
 import threading
 import time
 from collections import deque
@@ -76,6 +84,23 @@ T = TypeVar("T")
 
 Done = Callable[[bool, Any], None]
 """What :meth:`CallPool.call` calls on the loop: ``(True, result)`` or ``(False, exception)``."""
+
+
+_WAKE = (1).to_bytes(8, "little")
+"""What is written to a sleeping thread's eventfd (a count of 1; any byte for a pipe)."""
+
+
+def _alarm() -> tuple[int, int]:
+    """What a thread sleeps reading, and what wakes it when written to: one eventfd on
+    Linux, a pipe elsewhere. Both calls release the GIL before they wake or sleep."""
+    if hasattr(os, "eventfd"):
+        fd = os.eventfd(0, os.EFD_CLOEXEC)
+        return fd, fd
+    return os.pipe()
+
+
+_yield: Callable[[], object] = getattr(os, "sched_yield", lambda: time.sleep(0))
+"""Give up the core, the GIL released (``time.sleep(0)`` where there is no ``sched_yield``)."""
 
 
 class _Call:
@@ -215,8 +240,9 @@ class CallPool(Executor):
         """Thread ident -> when its current call started (absent while idle)."""
         self._prefix = thread_name_prefix
         self._queue: deque[_Call] = deque()
-        self._sleepers: list[threading.Lock] = []
-        """The locks of the threads asleep for want of a call: releasing one wakes its thread."""
+        self._sleepers: list[int] = []
+        """The eventfds of the threads asleep for want of a call: a write to one wakes its
+        thread (the GIL released first: the thread does not wake only to wait for it)."""
         self._lock = threading.Lock()
         self._completed = 0
         self._checking = False
@@ -277,7 +303,7 @@ class CallPool(Executor):
                     self._checking = True
                     loop.call_later(self.spawn_delay, self._check, loop, self._completed)
         if wake is not None:
-            wake.release()
+            os.write(wake, _WAKE)
 
     def _check(self, loop: asyncio.AbstractEventLoop, completed: int) -> None:
         """On the loop, ``spawn_delay`` after a call found every thread busy."""
@@ -306,23 +332,29 @@ class CallPool(Executor):
     # -- the worker threads ---------------------------------------------------------
 
     def _work(self) -> None:
+        alarm = _alarm()  # this thread sleeps reading it
+        try:
+            self._serve_calls(*alarm)
+        finally:
+            for fd in set(alarm):
+                os.close(fd)
+
+    def _serve_calls(self, alarm: int, wake: int) -> None:
         lock = self._lock
         queue = self._queue
         sleepers = self._sleepers
         clock = time.perf_counter
         started_at = self._started
         me = threading.get_ident()
-        alarm = threading.Lock()  # held while this thread sleeps: released to wake it
-        alarm.acquire()
         while True:
             with lock:
                 call = queue.popleft() if queue else None
                 if call is None:
                     if self._shutdown:
                         return
-                    sleepers.append(alarm)
+                    sleepers.append(wake)
             if call is None:
-                alarm.acquire()
+                os.read(alarm, 8)
                 continue
             done = call.done
             if call.inbox is None and not done.set_running_or_notify_cancel():
@@ -378,7 +410,14 @@ class CallPool(Executor):
             except RuntimeError:
                 inbox.awaited = None
                 raise
-            finished = inbox.waiter.acquire(True, self.wait)
+            # The GIL released and the core given up: on one core, the thread runs the
+            # call now, and the loop gets the core back once the thread sleeps again.
+            _yield()
+            finished = inbox.awaited is not call
+            if finished:
+                inbox.waiter.acquire()  # released already: this only takes it back
+            else:
+                finished = inbox.waiter.acquire(True, self.wait)
             if not finished:
                 with inbox.lock:
                     finished = inbox.awaited is not call  # its thread has just handed it back
@@ -434,8 +473,8 @@ class CallPool(Executor):
             self._shutdown = True
             threads = list(self._threads)
             sleepers, self._sleepers[:] = list(self._sleepers), []
-        for alarm in sleepers:
-            alarm.release()
+        for wake in sleepers:
+            os.write(wake, _WAKE)
         if wait:
             for thread in threads:
                 thread.join()

@@ -252,3 +252,18 @@ def test_the_loop_waits_no_longer_than_the_switch_interval_for_a_thread_that_com
     now, took, later = call_waiting(pool, computes, None)
     assert now is None and later > 0
     assert took < 0.25  # 5 ms of switch interval; generous for a busy machine
+
+
+def test_threads_sleep_on_a_pipe_where_there_is_no_eventfd(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Other systems than Linux have no eventfd: a thread then sleeps reading a pipe."""
+    monkeypatch.delattr("os.eventfd", raising=False)
+    pool = CallPool(2)
+    try:
+        sequential = [call_waiting(pool, quick, i) for i in range(5)]
+        values = [now[1]["value"] if now else later["value"] for now, _, later in sequential]
+        assert values == list(range(5))
+        assert pool.submit(lambda: "via a pipe").result(5) == "via a pipe"
+    finally:
+        pool.shutdown()
