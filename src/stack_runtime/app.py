@@ -247,6 +247,8 @@ class StackApp:
                 return _reply(400, errors.errors_body([read_error(exc, "The request body")]))
             if not isinstance(envelope, dict):
                 return _NOT_OBJECT
+        elif raw:
+            _log_body_ignored(content_type, len(raw))
 
         if b"authorization" not in headers:
             token = envelope.get("access_token")
@@ -383,6 +385,26 @@ def _log_finished(
         trace,
     )
     log_info(kv_pairs(_FINISHED_KEYS, values), later=True)
+
+
+def _log_body_ignored(content_type: bytes, size: int) -> None:
+    """Say why a call with a body answers as if it had none: no JSON ``Content-Type``.
+
+    The reference's ``bodyParser.json()`` reads only ``application/json`` bodies,
+    so such a call gets the 422s of an empty envelope (``diy``, ``function`` and
+    ``options`` missing) however complete its body is; the answer stays that.
+    """
+    given = content_type.decode("latin-1")
+    logger.warning(
+        kv(
+            logName="bodyIgnored",
+            _reqId=request_id.get(),
+            contentType=(given[:100] + "..." if len(given) > 100 else given) or "(none)",
+            bytes=size,
+            message="The body was ignored: it is read only with the header "
+            "Content-Type: application/json, so the call has no diy, function or options.",
+        )
+    )
 
 
 def _failed_here(exc: Exception) -> Reply:
