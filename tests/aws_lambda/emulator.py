@@ -16,6 +16,7 @@ and read back what the runtime posted.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import queue
@@ -30,6 +31,11 @@ from typing import Any
 __all__ = ["Answer", "RuntimeApiEmulator"]
 
 PREFIX = "/2018-06-01/runtime"
+
+# A function error carries an X-Ray cause in a header, which AWS's runtime client sends up
+# to 1 MiB long (it drops a longer one): take such a header line, where Python's HTTP server
+# refuses any longer than 64 KiB (a 431 that ends the runtime process).
+http.client._MAXLINE = max(http.client._MAXLINE, 2 * 1024 * 1024)  # type: ignore[attr-defined]
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:stack-runtime-test"
 
 
