@@ -21,6 +21,19 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaRuntime]
         yield running
 
 
+#: The system token of :func:`http_runtime`, which HTTP events must carry.
+TOKEN = "lambda-http-token"
+
+
+@pytest.fixture(scope="module")
+def http_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaRuntime]:
+    """:func:`runtime` with a system token, for HTTP events."""
+    log = tmp_path_factory.mktemp("lambda-http") / "runtime.log"
+    env = {"INTEGRATOR_EXTENSION_SYSTEM_TOKEN": TOKEN}
+    with LambdaRuntime(log, extensions=FIXTURES / "protocol", env=env) as running:
+        yield running
+
+
 def function_error(answer: Answer) -> dict[str, Any]:
     """The parsed ``errorMessage`` of a function error, checked to be one."""
     assert answer.kind == "error", answer

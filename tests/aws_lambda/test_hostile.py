@@ -10,26 +10,15 @@ entry point reads those as the HTTP face does.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..conftest import FIXTURES
 from ..hostile import READ, UNREAD, Case, Unread, envelope_text, nested, too_deep
+from .conftest import TOKEN
 from .emulator import Answer
 from .events import function_url_event
 from .runtime import LambdaRuntime
-
-TOKEN = "hostile-token"
-
-
-@pytest.fixture(scope="module")
-def lambda_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaRuntime]:
-    log = tmp_path_factory.mktemp("lambda-hostile") / "runtime.log"
-    env = {"INTEGRATOR_EXTENSION_SYSTEM_TOKEN": TOKEN}
-    with LambdaRuntime(log, extensions=FIXTURES / "protocol", env=env) as running:
-        yield running
 
 
 def answered(answer: Answer) -> tuple[int, Any]:
@@ -50,15 +39,15 @@ def split(fields: dict[str, str]) -> tuple[str, bytes]:
 
 
 @pytest.mark.parametrize("case", READ, ids=[c.name for c in READ])
-def test_invoke_with_client_context(lambda_runtime: LambdaRuntime, case: Case) -> None:
+def test_invoke_with_client_context(http_runtime: LambdaRuntime, case: Case) -> None:
     context, payload = split(case.fields)
-    answer = lambda_runtime.invoke(raw_event=payload, raw_client_context=context)
+    answer = http_runtime.invoke(raw_event=payload, raw_client_context=context)
     assert answered(answer) == (case.status, case.answer)
 
 
 @pytest.mark.parametrize("case", READ, ids=[c.name for c in READ])
-def test_invoke_with_the_whole_envelope(lambda_runtime: LambdaRuntime, case: Case) -> None:
-    answer = lambda_runtime.invoke(raw_event=case.body)
+def test_invoke_with_the_whole_envelope(http_runtime: LambdaRuntime, case: Case) -> None:
+    answer = http_runtime.invoke(raw_event=case.body)
     assert answered(answer) == (case.status, case.answer)
 
 
@@ -72,18 +61,18 @@ def url_call(runtime: LambdaRuntime, body: bytes) -> tuple[int, Any]:
 
 
 @pytest.mark.parametrize("case", READ, ids=[c.name for c in READ])
-def test_function_url_event(lambda_runtime: LambdaRuntime, case: Case) -> None:
-    assert url_call(lambda_runtime, case.body) == (case.status, case.answer)
+def test_function_url_event(http_runtime: LambdaRuntime, case: Case) -> None:
+    assert url_call(http_runtime, case.body) == (case.status, case.answer)
 
 
 @pytest.mark.parametrize("case", UNREAD, ids=[c.name for c in UNREAD])
-def test_too_deep_three_ways(lambda_runtime: LambdaRuntime, case: Unread) -> None:
-    whole = lambda_runtime.invoke(raw_event=case.body)
+def test_too_deep_three_ways(http_runtime: LambdaRuntime, case: Unread) -> None:
+    whole = http_runtime.invoke(raw_event=case.body)
     assert answered(whole) == (400, too_deep("The payload", case.path))
-    assert url_call(lambda_runtime, case.body) == (400, too_deep("The request body", case.path))
+    assert url_call(http_runtime, case.body) == (400, too_deep("The request body", case.path))
     if not case.path.startswith("options"):
         context, payload = split(case.fields)
-        answer = lambda_runtime.invoke(raw_event=payload, raw_client_context=context)
+        answer = http_runtime.invoke(raw_event=payload, raw_client_context=context)
         assert answered(answer) == (400, too_deep("The client context", case.path))
 
 
@@ -96,9 +85,9 @@ def test_too_deep_three_ways(lambda_runtime: LambdaRuntime, case: Unread) -> Non
     ],
     ids=["field", "objects", "array"],
 )
-def test_options_too_deep(lambda_runtime: LambdaRuntime, payload: str, path: str) -> None:
+def test_options_too_deep(http_runtime: LambdaRuntime, payload: str, path: str) -> None:
     context = '{"diy":true,"type":"hook","function":"echo"}'
-    answer = lambda_runtime.invoke(raw_event=payload.encode(), raw_client_context=context)
+    answer = http_runtime.invoke(raw_event=payload.encode(), raw_client_context=context)
     assert answered(answer) == (400, too_deep("The payload (the function's options)", path))
 
 
@@ -112,19 +101,19 @@ def test_options_too_deep(lambda_runtime: LambdaRuntime, payload: str, path: str
     ids=["context-not-json", "context-nan", "payload-5000-digits"],
 )
 def test_unreadable_invocations_are_invalid_json(
-    lambda_runtime: LambdaRuntime, payload: bytes, context: str | None, message: str
+    http_runtime: LambdaRuntime, payload: bytes, context: str | None, message: str
 ) -> None:
     context = context or '{"diy":true,"type":"hook","function":"echo"}'
-    status, answer = answered(lambda_runtime.invoke(raw_event=payload, raw_client_context=context))
+    status, answer = answered(http_runtime.invoke(raw_event=payload, raw_client_context=context))
     (error,) = answer["errors"]
     assert (status, error["code"]) == (400, "invalid_json")
     assert error["message"].startswith(message)
 
 
-def test_the_runtime_logged_no_crash_and_still_serves(lambda_runtime: LambdaRuntime) -> None:
+def test_the_runtime_logged_no_crash_and_still_serves(http_runtime: LambdaRuntime) -> None:
     """Runs after the tests above in this module (pytest keeps the file's order)."""
-    answer = lambda_runtime.invoke({"a": 1}, {"diy": True, "type": "hook", "function": "echo"})
+    answer = http_runtime.invoke({"a": 1}, {"diy": True, "type": "hook", "function": "echo"})
     assert answered(answer) == (200, {"a": 1})
-    log = lambda_runtime.output()
+    log = http_runtime.output()
     for marker in ("Runtime.UnmarshalError", "LambdaContextUnmarshalError", "RecursionError:"):
         assert marker not in log, log[-5000:]

@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ..conftest import FIXTURES
+from .conftest import TOKEN
 from .events import alb_event, function_url_event, rest_api_event
 from .runtime import LambdaRuntime
 
-TOKEN = "lambda-http-token"
 ENVELOPE = {"diy": True, "type": "hook", "function": "echo", "options": {"data": [1, 2]}}
 EVENTS: dict[str, Callable[..., dict[str, Any]]] = {
     "function-url": function_url_event,
     "rest-api": rest_api_event,
     "alb": alb_event,
 }
-
-
-@pytest.fixture(scope="module")
-def http_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaRuntime]:
-    log = tmp_path_factory.mktemp("lambda-http") / "runtime.log"
-    env = {"INTEGRATOR_EXTENSION_SYSTEM_TOKEN": TOKEN}
-    with LambdaRuntime(log, extensions=FIXTURES / "protocol", env=env) as running:
-        yield running
 
 
 def http(runtime: LambdaRuntime, event: dict[str, Any]) -> dict[str, Any]:
