@@ -14,7 +14,7 @@ PORT   ?= 8080
 INTEGRATOR_EXTENSION_SYSTEM_TOKEN ?= local-dev-token
 export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 
-.PHONY: help run serve test lint format bench fuzz dist image-test fresh-test constraints clean
+.PHONY: help run serve test lint format bench fuzz fuzz-envelopes dist image-test fresh-test constraints clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
@@ -62,6 +62,17 @@ fuzz:  ## the fuzzers, long (README, The direct path): FUZZ_SECONDS each
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m tests.fuzz.parser_diff --sanitized --seconds $(FUZZ_SECONDS)
 	$(BIN)/python -m tests.fuzz.stream_diff --seconds $(FUZZ_SECONDS)
+	$(MAKE) --no-print-directory fuzz-envelopes
+
+# Hostile envelopes (Hypothesis, tests/strategies.py) against a real serve and AWS's real Lambda
+# runtime client: FUZZ_EXAMPLES new examples each (a fixed 100 are part of `make test`); what
+# fails is kept in .hypothesis/ and replayed first on the next run.
+FUZZ_EXAMPLES ?= 5000
+fuzz-envelopes:  ## the envelope fuzz tests, long: FUZZ_EXAMPLES examples each
+	PYTHON=$(PYTHON) scripts/install-system-deps test
+	$(MAKE) --no-print-directory $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(BIN)/pytest tests/e2e/test_fuzz_envelopes.py tests/aws_lambda/test_fuzz_envelopes.py
 
 # The package to install elsewhere (it is not on PyPI): the wheel, built from the sdist, and
 # the sdist itself. Older stack_runtime-* files in DIST go first, so one wheel is left there.

@@ -10,8 +10,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["pytester"]
+
+# Hypothesis (the envelope fuzz tests): "suite", the default, runs a few dozen examples the
+# same way every time; "fuzz" (make fuzz, HYPOTHESIS_PROFILE=fuzz) runs FUZZ_EXAMPLES new ones
+# and keeps what fails in .hypothesis/ to replay it first next time.
+_SLOW_INPUTS = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "suite",
+    max_examples=100,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=_SLOW_INPUTS,
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5000")),
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_INPUTS,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
