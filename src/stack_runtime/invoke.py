@@ -21,6 +21,7 @@ from .errors import ErrorItem
 from .loader import ExtensionLoadError
 from .local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
 from .readable import configure_readable_logging
+from .requestjson import read_error
 from .samples import KIND_TYPES, SampleError, options_for, takes_records
 from .settings import Settings, load_settings
 
@@ -149,6 +150,9 @@ def _read_json(path: str, what: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         source = "standard input" if path == "-" else path
+        problem = read_error(exc, f"the {what} in {source}")
+        if problem.code == "nesting_too_deep":  # as a server would refuse it, naming the field
+            raise UsageError(problem.message.rstrip(".")) from None
         raise UsageError(f"the {what} in {source} are not valid JSON: {exc}") from None
 
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from ..conftest import FIXTURES, ROOT
+from ..hostile import READ, UNREAD, Case
 from .commands import stack_runtime
 from .conftest import TOKEN
 from .server import RunningServer
@@ -89,6 +90,25 @@ def test_invoke_answers_the_same_bytes_as_the_server(
     assert local.stdout == http.content
     assert http.status_code in (200, 422)
     assert local.returncode == (0 if http.status_code == 200 else 1), local.stderr.decode()
+
+
+@pytest.mark.parametrize("case", READ, ids=[c.name for c in READ])
+def test_invoke_answers_hostile_envelopes_as_the_server(case: Case) -> None:
+    """Nested up to 1024 levels (deeper than orjson writes), raising, too deep a result."""
+    local = stack_runtime("invoke", "--envelope", "-", "--extensions", PROTOCOL, stdin=case.body)
+    assert json.loads(local.stdout) == case.answer, local.stderr.decode()[-2000:]
+    assert local.returncode == (0 if case.status == 200 else 1)
+
+
+def test_invoke_refuses_an_envelope_too_deep_naming_the_field() -> None:
+    local = stack_runtime(
+        "invoke", "--envelope", "-", "--extensions", PROTOCOL, stdin=UNREAD[0].body
+    )
+    assert local.returncode == 2 and local.stdout == b""
+    assert local.stderr.decode() == (
+        "stack-runtime invoke: the envelope in standard input nests arrays and objects deeper "
+        "than 1024 levels, in the field function\n"
+    )
 
 
 def test_records_get_the_standard_options_of_the_kind(tmp_path: Path) -> None:
