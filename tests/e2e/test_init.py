@@ -175,3 +175,17 @@ def serve_one_call(command: str, cwd: Path, env: dict[str, str], port: int) -> o
     finally:
         stopped = stop_process(process, signal.SIGINT, 30)  # Ctrl-C
         assert stopped == 0, (stopped, log.read_text())
+
+
+def test_the_readmes_plugin_example_passes_in_a_new_project(tmp_path: Path) -> None:
+    """The README's example of the plugin's imports (``stack_runtime.testing``) runs as
+    shown against the project ``init`` writes."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    after = readme.split("The fixture's type and the exceptions come from `stack_runtime.testing`:")
+    example = after[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert "from stack_runtime.testing import" in example
+    assert stack_runtime("init", cwd=tmp_path).returncode == 0
+    (tmp_path / "tests" / "test_readme.py").write_text(example)
+    result = run_pytest("tests/test_readme.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout, result.stdout
