@@ -159,7 +159,7 @@ def _report(directory: str, fd: int) -> None:
 
 
 def check_extensions(directory: Path) -> None:
-    """Import the extensions in a process of their own and wait; raises
+    """Import the extensions in a child process of their own and wait; raises
     :class:`~stack_runtime.loader.ExtensionLoadError` when they do not import."""
     outcome = ExtensionCheck(directory).outcome(timeout=None)
     if isinstance(outcome, ExtensionLoadError):
@@ -179,6 +179,8 @@ class Reload:
         """The new workers, until every one of them serves."""
         self.outgoing: set[int] = set()
         """The old workers, retired, until every one of them is gone."""
+        self.switched = False
+        """True from the switch to the new workers until the old ones are gone."""
         self.again = False
         self.started = 0.0
         self.deadline = 0.0
@@ -186,7 +188,7 @@ class Reload:
     @property
     def busy(self) -> bool:
         """True from a ``SIGHUP`` until the reload has finished or failed."""
-        return self.check is not None or bool(self.incoming or self.outgoing)
+        return self.check is not None or bool(self.incoming) or self.switched
 
     @property
     def starting(self) -> bool:
@@ -195,7 +197,7 @@ class Reload:
 
     def request(self) -> None:
         """``SIGHUP``: check the extensions as on disk now, then switch (or queue it)."""
-        if self.incoming or self.outgoing:
+        if self.incoming or self.switched:
             self.again = True
             return
         if self.check is not None:
@@ -243,8 +245,10 @@ class Reload:
                 )
             )
             self.incoming = set()
-        if self.outgoing and not self.outgoing & self.arbiter.WORKERS.keys():
+            self.switched = True
+        if self.switched and not self.outgoing & self.arbiter.WORKERS.keys():
             self.outgoing = set()
+            self.switched = False
             seconds = f"{time.monotonic() - self.started:.2f}"
             logger.info(kv(logName="reloadFinished", seconds=seconds))
             self._next()

@@ -148,3 +148,24 @@ def test_a_check_does_not_hold_the_descriptors_of_the_process_that_forked_it(
         assert str(marker) not in seen.read_text()
     finally:
         os.close(held)
+
+
+def test_a_reload_whose_old_workers_are_gone_before_the_switch_finishes(
+    fixtures: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The old workers died while the new ones started: the switch retires nobody and the
+    reload has finished (a SIGHUP after it starts a new one at once)."""
+    master = _Master(workers=1)
+    reload = Reload(master, fixtures / "single_module")
+    reload.request()
+    _until_checked(reload)
+    (new,) = set(master.WORKERS) - {100}
+    del master.WORKERS[100]
+    master.WORKERS[new].tmp.time = 1.0
+    with caplog.at_level(logging.INFO, logger="stack_runtime"):
+        reload.step()
+    assert master.retiring == set() and not reload.busy
+    assert any("logName=reloadFinished" in r.getMessage() for r in caplog.records)
+    reload.request()
+    assert reload.check is not None
+    reload.cancel()
