@@ -90,6 +90,10 @@ Then = Callable[["Outcome | None"], None]
 was cancelled or the host itself failed)."""
 
 
+_TIMED_OUT = "stack_runtime: the call ran past its limit"
+"""The message a call's task is cancelled with when the call limit has passed."""
+
+
 def _host_failed(call: PreparedCall, exc: BaseException) -> None:
     logger.error(kv(logName="unhandledError", function=call.name), exc_info=exc)
 
@@ -434,7 +438,7 @@ class Dispatcher:
                     return self._failure(call, value, started)
                 if type(value) in _NOT_AWAITABLE or not inspect.isawaitable(value):
                     return self._done(call, self.finish(call, value), started)
-                self._go_on(call, self._settle(call, self._within(value), started), then)
+                self._go_on(call, value, started, then)
                 return None
 
             def done(ok: bool, value: Any) -> None:
@@ -454,7 +458,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         running = loop.run_in_executor(executor, context.run, call.function, call.options)
-        self._go_on(call, self._settle(call, self._awaited(running), started), then)
+        self._go_on(call, self._awaited(running), started, then, limited=False)
         return None
 
     def _launch_async(self, call: PreparedCall, then: Then, started: float) -> Outcome | None:
@@ -464,22 +468,42 @@ class Dispatcher:
             coroutine = call.function(call.options)
         except BaseException as exc:  # called with the wrong arguments
             return self._failure(call, exc, started)
-        self._go_on(call, self._settle(call, self._within(coroutine), started), then)
+        self._go_on(call, coroutine, started, then)
         return None
 
-    def _go_on(self, call: PreparedCall, rest: Coroutine[Any, Any, Outcome], then: Then) -> None:
-        """Run ``rest`` of a call in a task (in a copy of the context); ``then`` gets its outcome."""
+    def _go_on(
+        self,
+        call: PreparedCall,
+        awaitable: Awaitable[Any],
+        started: float,
+        then: Then,
+        *,
+        limited: bool = True,
+    ) -> None:
+        """Await the rest of a call in a task of its own (in a copy of the context), within
+        the call limit unless ``limited`` is False; the task itself gives ``then`` the outcome."""
+        asyncio.get_running_loop().create_task(
+            self._answer(call, awaitable, started, then, limited)
+        )
 
-        def finished(task: asyncio.Task[Outcome]) -> None:
-            if task.cancelled():
-                then(None)
-            elif (exc := task.exception()) is not None:  # an error of the host itself
-                _host_failed(call, exc)
-                then(None)
-            else:
-                then(task.result())
-
-        asyncio.get_running_loop().create_task(rest).add_done_callback(finished)
+    async def _answer(
+        self,
+        call: PreparedCall,
+        awaitable: Awaitable[Any],
+        started: float,
+        then: Then,
+        limited: bool,
+    ) -> None:
+        try:
+            outcome = await self._settle(call, awaitable, started, limited)
+        except asyncio.CancelledError:
+            then(None)
+            raise
+        except Exception as exc:  # an error of the host itself
+            _host_failed(call, exc)
+            then(None)
+            return
+        then(outcome)
 
     def start(self, call: PreparedCall) -> Outcome | Coroutine[Any, Any, Outcome]:
         """:meth:`launch`, for code that awaits: the outcome, or a coroutine that gives it.
@@ -511,30 +535,40 @@ class Dispatcher:
             return self._done(call, self.timed_out(call), started)
         return self._done(call, self.failed(call, exc), started)
 
-    async def _within(self, awaitable: Awaitable[Any]) -> Any:
-        """Await ``awaitable`` within the call limit (:class:`TimeoutError` past it)."""
-        async with asyncio.timeout(self.call_timeout):
-            return await awaitable
-
     async def _awaited(self, running: Awaitable[Any]) -> Any:
         """A ``def`` call's result from an executor that is not a :class:`CallPool`."""
-        result = await asyncio.wait_for(running, self.call_timeout)
-        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-            result = await self._within(result)  # a def's coroutine
-        return result
+        return await asyncio.wait_for(running, self.call_timeout)
 
-    async def _settle(self, call: PreparedCall, result: Awaitable[Any], started: float) -> Outcome:
-        """Await ``result``, the awaited part of a call, and make its :class:`Outcome`."""
+    async def _settle(
+        self, call: PreparedCall, result: Awaitable[Any], started: float, limited: bool = True
+    ) -> Outcome:
+        """Await ``result``, the awaited part of a call (within the call limit unless
+        ``limited`` is False), and make its :class:`Outcome`.
+
+        The limit is one timer that cancels this task with :data:`_TIMED_OUT`, cheaper
+        than ``asyncio.timeout`` on every call; a function that swallows the cancellation
+        goes on, as under ``asyncio.timeout``."""
+        timer = task = None
+        if limited and self.call_timeout is not None:
+            task = asyncio.current_task()
+            if task is not None:
+                timer = task.get_loop().call_later(self.call_timeout, task.cancel, _TIMED_OUT)
         try:
             value = await result
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            if task is not None and exc.args and exc.args[0] is _TIMED_OUT:
+                task.uncancel()
+                return self._done(call, self.timed_out(call), started)
             if self.metrics is not None:  # never answered, so not counted
                 self.metrics.dropped(call.name)
             raise
         except BaseException as exc:
             return self._failure(call, exc, started)
+        finally:
+            if timer is not None:
+                timer.cancel()
         if type(value) not in _NOT_AWAITABLE and inspect.isawaitable(value):
-            return await self._settle(call, self._within(value), started)
+            return await self._settle(call, value, started)  # a coroutine a function returned
         return self._done(call, self.finish(call, value), started)
 
     def run_sync(self, call: PreparedCall) -> Outcome:
