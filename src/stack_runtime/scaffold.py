@@ -79,7 +79,7 @@ _DESCRIPTION = """\
 Start a project of integrator.io extension functions in DIR (default: the
 current directory): DIR/extensions/diy/ with one commented example of each kind
 of function, DIR/tests/test_extensions.py testing them with the pytest plugin
-(pip install 'stack-runtime[test]' brings pytest), DIR/extensions/requirements.txt
+(stack-runtime's test extra brings pytest), DIR/extensions/requirements.txt
 for the packages the extensions import, and DIR/records.json, a page of records
 for stack-runtime invoke. Refuses, writing nothing, when any of those files
 exists. Then prints the next steps."""
