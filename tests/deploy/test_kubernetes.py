@@ -287,6 +287,31 @@ def read_only_host(tmp_path: Path, container: dict[str, Any]) -> Iterator[dict[s
     if tried.returncode != 0:  # a container without CAP_SYS_ADMIN, say
         pytest.skip(f"cannot make a read-only mount namespace here: {tried.stderr.strip()}")
     user = _objects()["Deployment"]["spec"]["template"]["spec"]["securityContext"]
+    for place in (ROOT, Path(sys.executable)):
+        if place.resolve().is_relative_to("/tmp"):
+            pytest.skip(f"{place} is under /tmp, which the pod's emptyDir (a fresh tmpfs) hides")
+    as_user = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={user['runAsUser']}",
+            f"--regid={user['runAsGroup']}",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            "import stack_runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd="/",
+    )
+    if as_user.returncode != 0:
+        reason = (as_user.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(
+            f"the Deployment's user (uid {user['runAsUser']}) cannot run this checkout's "
+            f"Python: {reason}"
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STACK_", "INTEGRATOR_"))}
     env.update(_plain_env(container))
     port, metrics_port = free_port(), free_port()
