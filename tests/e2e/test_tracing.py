@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,16 @@ def _serve(tmp_path: Path, collector: Collector, **env: str) -> RunningServer:
     )
 
 
-def _workers(server: RunningServer) -> set[int]:
+def _workers(server: RunningServer, count: int = 2) -> set[int]:
+    """The worker pids, once all ``count`` workers have started (a worker still booting when
+    SIGTERM comes would make the test about start-up, not tracing)."""
     path = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
-    return {int(pid) for pid in path.read_text().split()}
+    deadline = time.monotonic() + 30
+    while True:
+        pids = {int(pid) for pid in path.read_text().split()}
+        if len(pids) >= count or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.05)
 
 
 def _by_function(spans: list[ReceivedSpan]) -> dict[str, list[ReceivedSpan]]:
