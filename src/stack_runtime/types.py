@@ -15,7 +15,7 @@ this module costs nothing on the request path. Each field is documented where it
 is declared; fields marked ``Required`` are always sent, the others only when
 they apply (a delta export's dates, a connector's settings, ...).
 
-The shapes follow protocol.md section 3 and the reference host's documentation.
+The shapes follow the extension function kinds integrator.io documents and the reference host's documentation.
 integrator.io may send more fields than are listed; they are still there in the
 dict.
 """

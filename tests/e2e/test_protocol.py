@@ -1,4 +1,4 @@
-"""protocol.md, row by row, against the real ``stack-runtime serve`` over HTTP."""
+"""The protocol (README, "The protocol"), row by row, against the real ``stack-runtime serve`` over HTTP."""
 
 from __future__ import annotations
 
