@@ -53,6 +53,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8080') + '/livez', timeout=2)"]
 # A drain takes up to the call limit plus 15 s, and the stop timeout cannot be set in an
 # image: give the container that long to stop (docker run --stop-timeout 330, Kubernetes
-# terminationGracePeriodSeconds: 330), or the engine kills the drain after 10 s.
+# terminationGracePeriodSeconds: 330 plus any preStop wait), or the engine kills the drain after 10 s.
 STOPSIGNAL SIGTERM
 CMD ["stack-runtime", "serve"]
