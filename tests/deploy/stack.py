@@ -437,16 +437,18 @@ def duplicates(folder: Path) -> list[str]:
     return sorted(i for i, c in counts.items() if c > 1)
 
 
-def report(name: str, tally: Tally, duplicated: int, **more: Any) -> str:
-    """One line of counts, printed so a run can be read and compared."""
+def report(name: str, tally: Tally, folder: Path, **more: Any) -> list[str]:
+    """Print one line of counts, so a run can be read and compared; return the ids of the
+    calls that ran more than once (from the records in ``folder``)."""
+    duplicated = duplicates(folder)
     extra = "".join(f", {k}={v}" for k, v in more.items())
     line = (
         f"[{name}] sent={tally.sent} answered={tally.answered} failed={tally.failed} "
-        f"duplicated={duplicated} served_by={dict(tally.served_by)}{extra}"
+        f"duplicated={len(duplicated)} served_by={dict(tally.served_by)}{extra}"
     )
     print(line)
     COUNTS.append(line)
-    return line
+    return duplicated
 
 
 def served(tally: Tally, host: str) -> int:

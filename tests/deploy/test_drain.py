@@ -13,7 +13,6 @@ from .stack import (
     AUTH,
     Host,
     Stream,
-    duplicates,
     records,
     report,
     running_stack,
@@ -57,11 +56,10 @@ def test_rolling_restart_loses_no_call(tmp_path: Path) -> None:
             _restart(b, stream)
         tally = stream.stop()
 
-    duplicated = duplicates(stack.folder)
-    report(
+    duplicated = report(
         "rolling restart",
         tally,
-        len(duplicated),
+        stack.folder,
         drain_a_s=f"{drain_a:.1f}",
         drain_b_s=f"{drain_b:.1f}",
     )
@@ -121,11 +119,10 @@ def test_every_drain_ends_within_its_longest_call_plus_a_second(tmp_path: Path) 
         if "drainStarted" in lines
     ]
     late = sum(int(w["drainFinished"]["newRequests"]) for w in workers)
-    duplicated = duplicates(stack.folder)
-    report(
+    duplicated = report(
         "drain as short as its calls",
         tally,
-        len(duplicated),
+        stack.folder,
         drains=len(drains),
         drain_s=",".join(f"{d:.2f}" for d in drains),
         requests_after_drain_start=late,

@@ -9,7 +9,6 @@ from .stack import (
     Stack,
     Stream,
     Tally,
-    duplicates,
     records,
     report,
     running_stack,
@@ -65,11 +64,10 @@ def test_sigkill_loses_only_the_calls_in_flight_on_the_killed_host(tmp_path: Pat
         lost = _lost_on(stack, tally, a.port)
         started_on_a = {r["id"] for r in records(stack.folder) if r["host"] == "a"}
 
-    duplicated = duplicates(stack.folder)
-    report(
+    duplicated = report(
         "sigkill host",
         tally,
-        len(duplicated),
+        stack.folder,
         lost_in_flight_on_killed_host=len(lost),
         of_which_already_running=len(set(lost) & started_on_a),
     )
@@ -153,7 +151,8 @@ def test_crashing_hanging_and_burning_functions_cost_only_their_own_calls(stack:
         lost.append(call_id)
     for host in stack.hosts:
         assert host.process is not None and host.process.poll() is None
-    duplicated = duplicates(stack.folder)
-    report("faults beside traffic", tally, len(duplicated), lost_with_crashed_workers=len(lost))
+    duplicated = report(
+        "faults beside traffic", tally, stack.folder, lost_with_crashed_workers=len(lost)
+    )
     assert tally.wrong == [] and duplicated == []
     assert len(lost) <= 2 * stream.clients

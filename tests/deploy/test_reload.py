@@ -24,7 +24,6 @@ from .stack import (
     EXTENSIONS,
     Host,
     Stream,
-    duplicates,
     report,
     running_stack,
     wait_until,
@@ -204,11 +203,10 @@ def test_new_code_reaches_every_host_behind_nginx_without_losing_a_call(tmp_path
             stream.wait_for_calls("a", "b", more=50)
         tally = stream.stop()
 
-    duplicated = duplicates(stack.folder)
-    report(
+    duplicated = report(
         "new code behind nginx",
         tally,
-        len(duplicated),
+        stack.folder,
         reload_a_s=re.findall(r"logName=reloadFinished, seconds=(\S+)", a.log.read_text()),
     )
     assert tally.failures == [] and tally.wrong == [], tally.failures[:5]
