@@ -1,4 +1,9 @@
-"""The ``stack-runtime`` command."""
+"""The ``stack-runtime`` command: every subcommand's parser, and what each one runs.
+
+The flags of the settings, and the environment section of each ``--help``, are
+built from the table of settings (:data:`stack_runtime.settings.SETTINGS`); the
+flags here are the commands' own (what to call, where to write).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,15 @@ import faulthandler
 import secrets
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
 
 from . import __version__
-from .aws_lambda.package_command import add_command as add_package_lambda
+from .aws_lambda.bootstrap import DEFAULT_HANDLER, WRAPPER_NAME
+from .aws_lambda.target import ARCHITECTURES, PYTHON_VERSIONS
 from .loader import ExtensionLoadError
-from .settings import ENV, Settings, SettingsError, load_settings
+from .settings import ENV, SETTINGS, Settings, SettingsError, load_settings, setting, settings_for
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "settings_from"]
 
 _DESCRIPTION = """\
 Host integrator.io extension functions (hooks, wrappers, installers, settings
@@ -24,155 +30,252 @@ pages) written in Python, for a server stack or an AWS Lambda stack.
 Settings come from flags, then the environment, then a .env file in the
 working directory, then defaults."""
 
-_ENV_HELP = f"""\
-environment:
-  {ENV["system_token"]:<44} the stack's system token (required by serve)
-  {ENV["previous_system_token"]:<44} also accepted, while a token is rotated
-  {ENV["extensions_dir"]:<44} extensions folder (default ./extensions)
-  {ENV["port"]:<44} port, when --port is not given (default 8080)
-  {ENV["host"]:<44} address to listen on
-  {ENV["workers"]:<44} worker processes (default: one per usable CPU)
-  {ENV["threads"]:<44} threads per worker for def functions (default 64)
-  {ENV["direct_path"]:<44} false: read every request with plain uvicorn
-  {ENV["call_timeout"]:<44} seconds a call may run (default 300)
-  {ENV["blocked_loop"]:<44} seconds before a blocked event loop is logged (default 0.1)
-  {ENV["log_level"]:<44} debug, info, warning or error (default info)
-  {ENV["metrics_port"]:<44} port that serves GET /metrics without the token (serve)
-  {ENV["drain_delay"]:<44} seconds terminate=true keeps listening (default 30)
-  {ENV["drain_idle_wait"]:<44} seconds a drain leaves idle connections open (default 20)
+_Commands = argparse._SubParsersAction  # the object add_subparsers returns
+
+
+def _environment(command: str | None) -> str:
+    """The environment section of ``--help``: the variables ``command`` reads (all of
+    them for ``None``), each with what it sets and its default there."""
+    lines = ["environment (a flag wins over its variable, the variable over .env):"]
+    for spec in SETTINGS if command is None else settings_for(command):
+        lines.append(f"  {spec.env:<44} {spec.summary(command or 'serve')}")
+    return "\n".join(lines) + "\n"
+
+
+def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
+    """Add the flag of every setting that ``command`` has a flag for."""
+    group = parser.add_argument_group("settings")
+    for spec in settings_for(command):
+        if spec.flag is None or command not in spec.flag_in:
+            continue
+        help_text = spec.explain(command)
+        if spec.name == "direct_path":
+            group.add_argument(
+                spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            choices = getattr(spec.kind, "options", None)
+            group.add_argument(
+                spec.flag, dest=spec.name, metavar=spec.metavar, choices=choices, help=help_text
+            )
+
+
+def _command(
+    commands: _Commands[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str = "",
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name``, whose ``--help`` ends with the environment it reads."""
+    environment = _environment(name) if any(settings_for(name)) else ""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog="\n".join(part for part in (epilog, environment) if part),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+_SERVE = f"""\
+Run the server stack host: gunicorn's master in this process, uvicorn workers.
+Each worker imports the extensions when it starts (serve first checks that they
+import); SIGHUP to this process starts new workers on the extensions as they are
+on disk then and retires the old ones after their calls. Needs
+{ENV["system_token"]}."""
+
+_DEV = """\
+Run one local server process for writing extensions: it imports the extensions
+again whenever a file in the folder changes, keeps serving through a save that
+does not import (every call then answers 422 extension_load_failed with the file
+and line), logs each call on one line, listens on 127.0.0.1 unless --host says
+otherwise, and makes up and prints a system token when none is set."""
+
+_INVOKE = """\
+Call one extension function through the same dispatcher the server uses, without
+HTTP. Standard output gets exactly the body integrator.io would receive: the
+function's result, or the 422 {"errors": [...]}. Logs, tracebacks and whatever
+the function prints go to standard error.
+
+The function is the DIY one unless --connector is given. Its type (namespace) is
+--type, or none with --flat; left out, it is the type of the function's kind
+(its name unless --kind says otherwise): hooks (preSavePage, preMap, postMap,
+postSubmit, postResponseMap, postAggregate, formInit, preSave), wrappers (ping,
+export, import) and settings (persistSettings, refreshMetadata).
+
+The options are the JSON of --options FILE; or, with --records FILE (a JSON
+array of records), the standard options of the function's kind built around
+them (fields of --options, if also given, replace the built ones); or, with
+neither, the standard options of the kind. FILE '-' reads standard input.
+--envelope FILE sends a whole envelope as integrator.io posts it."""
+
+
+def _invoke_epilog() -> str:
+    from .invoke import EXIT_CALL_FAILED, EXIT_LOAD_FAILED, EXIT_OK, EXIT_USAGE
+
+    return f"""\
+exit status:
+  {EXIT_OK}  the call answered 200
+  {EXIT_CALL_FAILED}  the call answered 422 (the function raised, or the envelope or result was refused)
+  {EXIT_USAGE}  usage error: bad flags, or a file that is missing or not JSON
+  {EXIT_LOAD_FAILED}  the extensions could not be imported (the file and line are shown)
+
+examples:
+  stack-runtime invoke preSavePage --records page.json
+  stack-runtime invoke cleanContacts --kind preMap --records page.json
+  stack-runtime invoke verifyCredentials --type installer --options opts.json
+  echo '{{"pending": {{"region": "eu"}}}}' | stack-runtime invoke persistSettings --options -
+  stack-runtime invoke update --connector 5d8a3b6c7e2f4a1b9c0d1e2f --type installer
 """
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--extensions",
-        metavar="DIR",
-        dest="extensions_dir",
-        help="extensions folder (default ./extensions)",
+def _invoke_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("function", nargs="?", metavar="FUNCTION", help="the function's name")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--diy", action="store_true", help="call the DIY module's function (the default)"
     )
-    parser.add_argument("--host", help="address to listen on")
-    parser.add_argument("--port", type=int, help="port to listen on (default $PORT, else 8080)")
-    parser.add_argument(
-        "--call-timeout", type=float, metavar="SECONDS", help="per-call limit (default 300)"
+    where.add_argument("--connector", metavar="ID", help="call this connector's function")
+    namespace = parser.add_mutually_exclusive_group()
+    namespace.add_argument(
+        "--type",
+        dest="function_type",
+        metavar="TYPE",
+        help="hook, wrapper, setting, installer, uninstaller, utility, ...",
     )
-    parser.add_argument(
-        "--blocked-loop",
-        type=float,
-        metavar="SECONDS",
-        help="log eventLoopBlocked (and count it in /metrics) when the event loop does not "
-        "turn for this long, as when an async def function blocks (default 0.1)",
-    )
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
-    parser.add_argument(
-        "--direct-path",
-        action=argparse.BooleanOptionalAction,
-        help="answer POST /function in the HTTP protocol itself, the plainest requests read "
-        "in C, without ASGI; --no-direct-path reads and answers every request with uvicorn's "
-        "own httptools protocol, as a fallback (default: on)",
-    )
-
-
-def _drain_flags(parser: argparse.ArgumentParser) -> None:
-    """``serve``'s flags for metrics and drains (see the README's "Running behind nginx")."""
-    parser.add_argument(
-        "--metrics-port",
-        type=int,
-        metavar="P",
-        help="also listen on port P, where GET /metrics needs no token (default: metrics "
-        "only on the main port, behind the token)",
+    namespace.add_argument(
+        "--flat", action="store_true", help="call a top-level function (no type)"
     )
     parser.add_argument(
-        "--drain-delay",
-        type=float,
-        metavar="SECONDS",
-        help="after /openConnections?terminate=true, keep listening this long before "
-        "draining as on SIGTERM (default 30)",
+        "--kind",
+        metavar="KIND",
+        help="what integrator.io calls the function for (default: its name), e.g. preMap",
+    )
+    parser.add_argument("--options", metavar="FILE", help="JSON file of the options ('-': stdin)")
+    parser.add_argument(
+        "--records", metavar="FILE", help="JSON array of records for a page ('-': stdin)"
     )
     parser.add_argument(
-        "--drain-idle-wait",
-        type=float,
-        metavar="SECONDS",
-        help="while draining, leave idle keep-alive connections this long after the last "
-        "call for the balancer to close, then close them; keep it above the balancer's idle "
-        "timeout for connections to the hosts (default 20)",
+        "--envelope", metavar="FILE", help="a whole envelope as integrator.io posts it ('-': stdin)"
+    )
+    parser.add_argument(
+        "--max-response-size", type=int, metavar="BYTES", help="limit on the result (default 5 MiB)"
+    )
+    parser.add_argument(
+        "--pretty", action="store_true", help="indent the JSON for reading (no longer exact bytes)"
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+_INIT = """\
+Start a project of integrator.io extension functions in DIR (default: the
+current directory): DIR/extensions/diy/ with one commented example of each kind
+of function, DIR/tests/test_extensions.py testing them with the pytest plugin
+(stack-runtime's test extra brings pytest), DIR/extensions/requirements.txt
+for the packages the extensions import, and DIR/records.json, a page of records
+for stack-runtime invoke. Refuses, writing nothing, when any of those files
+exists. Then prints the next steps."""
+
+_PACKAGE_LAMBDA = f"""\
+Build the deployment zip for an AWS Lambda stack: stack-runtime, the
+dependencies it needs on Lambda as Linux wheels for the chosen architecture and
+Python version (and those in --requirement), the extensions folder, and the
+{WRAPPER_NAME} wrapper script. Prints what went in, the sizes, and how to
+configure the function (handler {DEFAULT_HANDLER}). pip fetches the wheels;
+nothing is built from source."""
+
+
+def _package_lambda_arguments(parser: argparse.ArgumentParser) -> None:
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    default_python = here if here in PYTHON_VERSIONS else "3.11"
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="ZIP",
+        type=Path,
+        default=Path("dist/stack-runtime-lambda.zip"),
+        help="where to write the zip (default dist/stack-runtime-lambda.zip)",
+    )
+    parser.add_argument(
+        "--arch",
+        choices=tuple(ARCHITECTURES),
+        default="x86_64",
+        help="the function's architecture (default x86_64)",
+    )
+    parser.add_argument(
+        "--python-version",
+        metavar="X.Y",
+        default=default_python,
+        help=f"the function's Python runtime: {', '.join(PYTHON_VERSIONS)} "
+        f"(default {default_python})",
+    )
+    parser.add_argument(
+        "--requirement",
+        "-r",
+        metavar="FILE",
+        type=Path,
+        help="a requirements file of packages the extensions import, to include too",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``stack-runtime`` and every subcommand."""
     parser = argparse.ArgumentParser(
         prog="stack-runtime",
         description=_DESCRIPTION,
-        epilog=_ENV_HELP,
+        epilog=_environment(None),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    serve = commands.add_parser(
+    serve = _command(
+        commands,
         "serve",
-        help="run the production server stack host (gunicorn with uvicorn workers)",
-        description="Run the server stack host: gunicorn's master in this process, uvicorn "
-        "workers. Each worker imports the extensions when it starts (serve first checks that "
-        "they import); SIGHUP to this process starts new workers on the extensions as they "
-        "are on disk then and retires the old ones after their calls. Needs "
-        f"{ENV['system_token']}.",
-        epilog=_ENV_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run the production server stack host (gunicorn with uvicorn workers)",
+        _SERVE,
     )
-    _common(serve)
-    serve.add_argument(
-        "--workers", type=int, metavar="N", help="worker processes (default: one per usable CPU)"
-    )
-    serve.add_argument(
-        "--threads", type=int, metavar="N", help="threads per worker for def functions (default 64)"
-    )
-    _drain_flags(serve)
-
-    dev = commands.add_parser(
+    _add_settings(serve, "serve")
+    dev = _command(
+        commands,
         "dev",
-        help="run a local development server that reloads when an extension changes",
-        description="Run one local server process for writing extensions: it imports the "
-        "extensions again whenever a file in the folder changes, keeps serving through a save "
-        "that does not import (every call then answers 422 extension_load_failed with the file "
-        "and line), logs each call on one line, listens on 127.0.0.1 unless --host says "
-        "otherwise, and makes up and prints a system token when none is set.",
-        epilog=_ENV_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run a local development server that reloads when an extension changes",
+        _DEV,
     )
-    _common(dev)
-
-    from .invoke import add_invoke_parser
-    from .scaffold import add_init_parser
-
-    add_invoke_parser(commands)
-    add_init_parser(commands)
-    add_package_lambda(commands)
+    _add_settings(dev, "dev")
+    invoke = _command(
+        commands,
+        "invoke",
+        "call one extension function locally, without HTTP",
+        _INVOKE,
+        _invoke_epilog(),
+    )
+    _invoke_arguments(invoke)
+    _add_settings(invoke, "invoke")
+    init = _command(
+        commands, "init", "start a project: example extension functions and their tests", _INIT
+    )
+    init.add_argument(
+        "directory", nargs="?", default=".", metavar="DIR", help="project folder (default .)"
+    )
+    package_lambda = _command(
+        commands, "package-lambda", "build the AWS Lambda deployment zip", _PACKAGE_LAMBDA
+    )
+    _package_lambda_arguments(package_lambda)
+    _add_settings(package_lambda, "package-lambda")
     return parser
 
 
-def _settings(args: argparse.Namespace, defaults: Settings | None = None, **extra: Any) -> Settings:
-    flags = {
-        "extensions_dir": args.extensions_dir,
-        "host": args.host,
-        "port": args.port,
-        "call_timeout": args.call_timeout,
-        "blocked_loop": args.blocked_loop,
-        "log_level": args.log_level,
-        "direct_path": args.direct_path,
-        **extra,
-    }
-    return load_settings(flags, defaults=defaults)
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The settings of the command ``args`` were parsed for: its flags, then the
+    environment, then ``.env``, then the command's defaults."""
+    command: str = args.command
+    flags = {s.name: getattr(args, s.name) for s in settings_for(command) if command in s.flag_in}
+    return load_settings(flags, command=command)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(
-        args,
-        workers=args.workers,
-        threads=args.threads,
-        metrics_port=args.metrics_port,
-        drain_delay=args.drain_delay,
-        drain_idle_wait=args.drain_idle_wait,
-    )
+def _serve(settings: Settings) -> int:
     if not settings.system_tokens:
         print(
             f"stack-runtime serve: no system token. Set {ENV['system_token']} in the environment "
@@ -208,10 +311,9 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dev(args: argparse.Namespace) -> int:
+def _dev(settings: Settings) -> int:
     from .dev import check_folder, listen, run_dev
 
-    settings = _settings(args, defaults=Settings(host="127.0.0.1"))
     # Everything that can stop the server is checked before it says it serves.
     check_folder(settings.extensions_dir)
     try:
@@ -219,9 +321,9 @@ def _dev(args: argparse.Namespace) -> int:
     except OSError as exc:
         reason = exc.strerror.lower() if exc.strerror else str(exc)
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-            hint = f"--port or {ENV['port']} chooses another port"
+            hint = f"{setting('port').flag} or {ENV['port']} chooses another port"
         else:
-            hint = f"--host or {ENV['host']} chooses another address"
+            hint = f"{setting('host').flag} or {ENV['host']} chooses another address"
         print(
             f"stack-runtime dev: cannot listen on {settings.host}:{settings.port}: {reason} "
             f"({hint})",
@@ -246,26 +348,39 @@ def _dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _package_lambda(args: argparse.Namespace, settings: Settings) -> int:
+    from .aws_lambda.package import PackageError, build_package, format_report
+    from .aws_lambda.target import LambdaTarget, TargetError
+
+    try:
+        target = LambdaTarget(args.arch, args.python_version)
+        report = build_package(settings.extensions_dir, args.output, target, args.requirement)
+    except (TargetError, PackageError) as exc:
+        print(f"stack-runtime package-lambda: {exc}", file=sys.stderr)
+        return 1
+    print(format_report(report))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "dev":
-            return _dev(args)
-        if args.command == "package-lambda":
-            from .aws_lambda.package_command import run_command
-
-            return run_command(args, load_settings({"extensions_dir": args.extensions_dir}))
-        if args.command == "invoke":
-            from .invoke import run_invoke
-
-            return run_invoke(args)
         if args.command == "init":
             from .scaffold import run_init
 
-            return run_init(args)
+            return run_init(args.directory)
+        settings = settings_from(args)
+        if args.command == "serve":
+            return _serve(settings)
+        if args.command == "dev":
+            return _dev(settings)
+        if args.command == "package-lambda":
+            return _package_lambda(args, settings)
+        if args.command == "invoke":
+            from .invoke import run_invoke
+
+            return run_invoke(args, settings)
     except SettingsError as exc:
         print(f"stack-runtime {args.command}: {exc}", file=sys.stderr)
         return 2

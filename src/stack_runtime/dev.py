@@ -291,6 +291,9 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        # Listening now, not when uvicorn starts: a client that reads the port from the
+        # "serving" line may connect at once (uvicorn's listen() only sets the backlog again).
+        sock.listen(2048)
     except BaseException:
         sock.close()
         raise

@@ -23,14 +23,13 @@ from .local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
 from .readable import configure_readable_logging
 from .requestjson import read_error
 from .samples import KIND_TYPES, SampleError, options_for, takes_records
-from .settings import Settings, load_settings
+from .settings import Settings
 
 __all__ = [
     "EXIT_OK",
     "EXIT_CALL_FAILED",
     "EXIT_USAGE",
     "EXIT_LOAD_FAILED",
-    "add_invoke_parser",
     "run_invoke",
 ]
 
@@ -43,102 +42,9 @@ EXIT_USAGE = 2
 EXIT_LOAD_FAILED = 3
 """The extensions folder could not be imported."""
 
-_DESCRIPTION = """\
-Call one extension function through the same dispatcher the server uses, without
-HTTP. Standard output gets exactly the body integrator.io would receive: the
-function's result, or the 422 {"errors": [...]}. Logs, tracebacks and whatever
-the function prints go to standard error.
-
-The function is the DIY one unless --connector is given. Its type (namespace) is
---type, or none with --flat; left out, it is the type of the function's kind
-(its name unless --kind says otherwise): hooks (preSavePage, preMap, postMap,
-postSubmit, postResponseMap, postAggregate, formInit, preSave), wrappers (ping,
-export, import) and settings (persistSettings, refreshMetadata).
-
-The options are the JSON of --options FILE; or, with --records FILE (a JSON
-array of records), the standard options of the function's kind built around
-them (fields of --options, if also given, replace the built ones); or, with
-neither, the standard options of the kind. FILE '-' reads standard input.
---envelope FILE sends a whole envelope as integrator.io posts it."""
-
-_EPILOG = f"""\
-exit status:
-  {EXIT_OK}  the call answered 200
-  {EXIT_CALL_FAILED}  the call answered 422 (the function raised, or the envelope or result was refused)
-  {EXIT_USAGE}  usage error: bad flags, or a file that is missing or not JSON
-  {EXIT_LOAD_FAILED}  the extensions could not be imported (the file and line are shown)
-
-examples:
-  stack-runtime invoke preSavePage --records page.json
-  stack-runtime invoke cleanContacts --kind preMap --records page.json
-  stack-runtime invoke verifyCredentials --type installer --options opts.json
-  echo '{{"pending": {{"region": "eu"}}}}' | stack-runtime invoke persistSettings --options -
-  stack-runtime invoke update --connector 5d8a3b6c7e2f4a1b9c0d1e2f --type installer
-"""
-
 
 class UsageError(ValueError):
     """The command line asks for something that cannot be done."""
-
-
-def add_invoke_parser(commands: Any) -> argparse.ArgumentParser:
-    """Add the ``invoke`` subcommand to ``commands`` (an argparse subparsers object)."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        "invoke",
-        help="call one extension function locally, without HTTP",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("function", nargs="?", metavar="FUNCTION", help="the function's name")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--diy", action="store_true", help="call the DIY module's function (the default)"
-    )
-    where.add_argument("--connector", metavar="ID", help="call this connector's function")
-    namespace = parser.add_mutually_exclusive_group()
-    namespace.add_argument(
-        "--type",
-        dest="function_type",
-        metavar="TYPE",
-        help="hook, wrapper, setting, installer, uninstaller, utility, ...",
-    )
-    namespace.add_argument(
-        "--flat", action="store_true", help="call a top-level function (no type)"
-    )
-    parser.add_argument(
-        "--kind",
-        metavar="KIND",
-        help="what integrator.io calls the function for (default: its name), e.g. preMap",
-    )
-    parser.add_argument("--options", metavar="FILE", help="JSON file of the options ('-': stdin)")
-    parser.add_argument(
-        "--records", metavar="FILE", help="JSON array of records for a page ('-': stdin)"
-    )
-    parser.add_argument(
-        "--envelope", metavar="FILE", help="a whole envelope as integrator.io posts it ('-': stdin)"
-    )
-    parser.add_argument(
-        "--max-response-size", type=int, metavar="BYTES", help="limit on the result (default 5 MiB)"
-    )
-    parser.add_argument(
-        "--extensions",
-        metavar="DIR",
-        dest="extensions_dir",
-        help="extensions folder (default ./extensions)",
-    )
-    parser.add_argument(
-        "--call-timeout", type=float, metavar="SECONDS", help="per-call limit (default 300)"
-    )
-    parser.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        help="log level on standard error (default warning)",
-    )
-    parser.add_argument(
-        "--pretty", action="store_true", help="indent the JSON for reading (no longer exact bytes)"
-    )
-    return parser
 
 
 def _read_json(path: str, what: str) -> Any:
@@ -231,15 +137,6 @@ def build_invoke_envelope(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    flags = {
-        "extensions_dir": args.extensions_dir,
-        "call_timeout": args.call_timeout,
-        "log_level": args.log_level,
-    }
-    return load_settings(flags, defaults=Settings(log_level="warning"))
-
-
 def _write(body: bytes, pretty: bool) -> None:
     if pretty and body:
         body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
@@ -254,14 +151,14 @@ def _timed_out(errors: tuple[ErrorItem, ...]) -> bool:
     return any(error.code == "function_timeout" for error in errors)
 
 
-def run_invoke(args: argparse.Namespace) -> int:
-    """Run ``stack-runtime invoke``; returns the exit status (see ``EXIT_*``)."""
+def run_invoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Run ``stack-runtime invoke`` with the parsed ``args`` (see :mod:`stack_runtime.cli`);
+    returns the exit status (see ``EXIT_*``)."""
     try:
         envelope = build_invoke_envelope(args)
     except (UsageError, EnvelopeError, SampleError) as exc:
         print(f"stack-runtime invoke: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    settings = _settings(args)
     configure_readable_logging(settings.log_level, Path(settings.extensions_dir))
     # Whatever extension code prints must not mix with the answer on standard output.
     with contextlib.redirect_stdout(sys.stderr):

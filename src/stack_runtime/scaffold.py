@@ -12,18 +12,15 @@ nothing is written.
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 __all__ = [
     "NEXT_STEPS",
     "ScaffoldExists",
-    "add_init_parser",
     "next_steps",
     "run_init",
     "scaffold",
@@ -75,15 +72,6 @@ def scaffold(target: Path) -> list[Path]:
     return list(files)
 
 
-_DESCRIPTION = """\
-Start a project of integrator.io extension functions in DIR (default: the
-current directory): DIR/extensions/diy/ with one commented example of each kind
-of function, DIR/tests/test_extensions.py testing them with the pytest plugin
-(stack-runtime's test extra brings pytest), DIR/extensions/requirements.txt
-for the packages the extensions import, and DIR/records.json, a page of records
-for stack-runtime invoke. Refuses, writing nothing, when any of those files
-exists. Then prints the next steps."""
-
 #: What to run next, in a new project's folder: (command, what it does).
 NEXT_STEPS = (
     ("pytest", "run the example tests"),
@@ -105,23 +93,10 @@ def next_steps(target: Path) -> str:
     return "Next:\n" + "\n".join(f"  # {what}\n  {command}" for command, what in steps)
 
 
-def add_init_parser(commands: Any) -> argparse.ArgumentParser:
-    """Add the ``init`` subcommand to ``commands`` (an argparse subparsers object)."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        "init",
-        help="start a project: example extension functions and their tests",
-        description=_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "directory", nargs="?", default=".", metavar="DIR", help="project folder (default .)"
-    )
-    return parser
-
-
-def run_init(args: argparse.Namespace) -> int:
-    """Run ``stack-runtime init``; 0 when written, 1 when files exist, 2 when DIR is a file."""
-    target = Path(args.directory)
+def run_init(directory: str) -> int:
+    """Run ``stack-runtime init directory``; 0 when written, 1 when files exist, 2 when
+    ``directory`` is a file."""
+    target = Path(directory)
     if target.exists() and not target.is_dir():
         print(f"stack-runtime init: {target} is not a folder", file=sys.stderr)
         return 2

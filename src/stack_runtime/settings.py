@@ -1,77 +1,460 @@
-"""Configuration: read once at start-up, validated, then frozen.
+"""Configuration: one table of settings, read once at start-up, validated, then frozen.
+
+Every setting is described once, in :data:`SETTINGS`: its name, command-line
+flag, environment variable, kind of value (with its bounds), default, help, and
+the commands that read it. Everything else is built from that table: each
+command's flags and the environment section of ``--help`` (``stack-runtime``'s
+:mod:`~stack_runtime.cli`), :func:`load_settings` for the server commands,
+:func:`read_settings` for the Lambda face, and the configuration reference of
+the documentation (:func:`settings_reference`).
 
 Precedence, highest first: command-line flags, the real environment, a ``.env``
-file in the working directory, defaults. Nothing here writes to ``os.environ``.
+file in the working directory, defaults. An empty variable counts as unset. The
+Lambda face reads the environment only. Nothing here writes to ``os.environ``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
-__all__ = ["Settings", "SettingsError", "load_settings", "ENV", "MAX_BODY_BYTES"]
+__all__ = [
+    "COMMANDS",
+    "ENV",
+    "MAX_BODY_BYTES",
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "read_settings",
+    "setting",
+    "settings_for",
+    "settings_reference",
+    "system_tokens",
+]
 
 #: Largest request body accepted, as the reference's ``bodyParser.json({limit: '50mb'})``.
 MAX_BODY_BYTES = 50 * 1024 * 1024
 
-#: Environment variable for each setting that has one.
-ENV: Mapping[str, str] = {
-    "system_token": "INTEGRATOR_EXTENSION_SYSTEM_TOKEN",
-    "previous_system_token": "INTEGRATOR_EXTENSION_SYSTEM_TOKEN_PREVIOUS",
-    "extensions_dir": "STACK_EXTENSIONS_DIR",
-    "port": "PORT",
-    "host": "STACK_HOST",
-    "workers": "STACK_WORKERS",
-    "threads": "STACK_THREADS",
-    "direct_path": "STACK_DIRECT_PATH",
-    "call_timeout": "STACK_CALL_TIMEOUT",
-    "blocked_loop": "STACK_BLOCKED_LOOP",
-    "log_level": "STACK_LOG_LEVEL",
-    "metrics_port": "STACK_METRICS_PORT",
-    "drain_delay": "STACK_DRAIN_DELAY",
-    "drain_idle_wait": "STACK_DRAIN_IDLE_WAIT",
-}
-
-_LOG_LEVELS = ("debug", "info", "warning", "error")
+#: What reads settings: the ``stack-runtime`` commands, and ``lambda``, the Lambda face
+#: (``stack_runtime.aws_lambda.handler``), which reads the environment only.
+COMMANDS = ("serve", "dev", "invoke", "package-lambda", "lambda")
 
 
 class SettingsError(ValueError):
     """A setting is missing or has a value that cannot be used."""
 
 
+# Kinds of value: each reads a raw value (a flag's, or an environment variable's text),
+# checks its bounds, and says in words what it accepts.
+
+
+@dataclass(frozen=True)
+class Text:
+    """Any text."""
+
+    def read(self, raw: Any, label: str) -> Any:
+        return str(raw)
+
+    def describe(self) -> str:
+        return "text"
+
+
+@dataclass(frozen=True)
+class Secret(Text):
+    """Text never shown as a default."""
+
+    def describe(self) -> str:
+        return "secret text"
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A path to a folder, relative to the working directory."""
+
+    def read(self, raw: Any, label: str) -> Any:
+        return Path(raw)
+
+    def describe(self) -> str:
+        return "path of a folder"
+
+
+@dataclass(frozen=True)
+class Integer:
+    """A whole number in ``[minimum, maximum]``."""
+
+    minimum: int
+    maximum: int | None = None
+
+    def read(self, raw: Any, label: str) -> Any:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{label} must be a whole number, got {raw!r}") from None
+        if value < self.minimum:
+            raise SettingsError(f"{label} must be at least {self.minimum}, got {raw!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise SettingsError(f"{label} must be at most {self.maximum}, got {raw!r}")
+        return value
+
+    def describe(self) -> str:
+        if self.maximum is None:
+            return f"whole number, at least {self.minimum}"
+        return f"whole number from {self.minimum} to {self.maximum}"
+
+
+@dataclass(frozen=True)
+class Seconds:
+    """A number of seconds, at least ``minimum`` (or above it, when ``above``)."""
+
+    minimum: float
+    above: bool = False
+
+    def read(self, raw: Any, label: str) -> Any:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{label} must be a number, got {raw!r}") from None
+        if math.isnan(value):
+            raise SettingsError(f"{label} must be a number, got {raw!r}")
+        if self.above and not value > self.minimum:
+            raise SettingsError(f"{label} must be above {self.minimum:g}, got {raw!r}")
+        if value < self.minimum:
+            raise SettingsError(f"{label} must be at least {self.minimum:g}, got {raw!r}")
+        return value
+
+    def describe(self) -> str:
+        return f"seconds, {'above' if self.above else 'at least'} {self.minimum:g}"
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Switch:
+    """On or off: ``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``."""
+
+    def read(self, raw: Any, label: str) -> Any:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise SettingsError(f"{label} must be true or false, got {raw!r}")
+
+    def describe(self) -> str:
+        return "true or false (also 1/0, yes/no, on/off)"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``options``, in any case."""
+
+    options: tuple[str, ...]
+
+    def read(self, raw: Any, label: str) -> Any:
+        value = str(raw).lower()
+        if value not in self.options:
+            raise SettingsError(f"{label} must be one of {', '.join(self.options)}, got {raw!r}")
+        return value
+
+    def describe(self) -> str:
+        return f"one of {', '.join(self.options)}"
+
+
+Kind = Text | Folder | Integer | Seconds | Switch | Choice
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: where it comes from, what it accepts, what reads it."""
+
+    name: str
+    """The :class:`Settings` field (the two system tokens both fill ``system_tokens``)."""
+    env: str
+    """The environment variable (also read from ``.env``, but not on Lambda)."""
+    kind: Kind
+    default: Any
+    help: str
+    """What it sets, as a phrase: the flag's help and the environment section's line."""
+    read_by: tuple[str, ...]
+    """The commands (of :data:`COMMANDS`) that read it."""
+    flag: str | None = None
+    metavar: str | None = None
+    flag_in: tuple[str, ...] = ()
+    """The commands that have :attr:`flag`; the others read the environment only."""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """A command's own default, where it differs from :attr:`default`."""
+    shown: Mapping[Any, str] = field(default_factory=dict)
+    """How a default reads in words (``0`` workers: one per usable CPU), where not as is."""
+    detail: str = ""
+    """More, for ``--help`` and the reference: sentences on what it does, when to change it."""
+    notes: Mapping[str, str] = field(default_factory=dict)
+    """What holds for one command only, by command: sentences, as :attr:`detail`."""
+
+    def default_for(self, command: str) -> Any:
+        """The default when ``command`` runs."""
+        return self.defaults.get(command, self.default)
+
+    def default_text(self, command: str) -> str | None:
+        """The default when ``command`` runs, in words; ``None`` when there is none."""
+        value = self.default_for(command)
+        if value is None and None not in self.shown:
+            return None
+        return self.show(value)
+
+    def summary(self, command: str) -> str:
+        """The help with the default when ``command`` runs: one line."""
+        default = self.default_text(command)
+        return self.help if default is None else f"{self.help} (default {default})"
+
+    def explain(self, command: str) -> str:
+        """The summary, then the detail and the note for ``command``: the flag's help."""
+        more = " ".join(t for t in (self.detail, self.notes.get(command, "")) if t)
+        return f"{self.summary(command)}. {more}" if more else self.summary(command)
+
+    def show(self, value: Any) -> str:
+        """``value`` as the help and the reference write it."""
+        if value in self.shown:
+            return self.shown[value]
+        if isinstance(value, float) and value.is_integer():
+            return f"{value:g}"
+        return str(value)
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+_SERVERS = ("serve", "dev")
+
+#: Every setting, in the order the help and the reference list them.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "system_token",
+        "INTEGRATOR_EXTENSION_SYSTEM_TOKEN",
+        Secret(),
+        None,
+        "the stack's system token (required by serve)",
+        read_by=("serve", "dev", "lambda"),
+        detail="Every call must carry it.",
+        notes={
+            "dev": "dev makes one up and prints it when none is set.",
+            "lambda": "On Lambda it guards HTTP events only; IAM guards direct invokes.",
+        },
+    ),
+    Setting(
+        "previous_system_token",
+        "INTEGRATOR_EXTENSION_SYSTEM_TOKEN_PREVIOUS",
+        Secret(),
+        None,
+        "also accepted, while a token is rotated",
+        read_by=("serve", "dev", "lambda"),
+    ),
+    Setting(
+        "extensions_dir",
+        "STACK_EXTENSIONS_DIR",
+        Folder(),
+        Path("extensions"),
+        "extensions folder",
+        read_by=("serve", "dev", "invoke", "package-lambda", "lambda"),
+        flag="--extensions",
+        metavar="DIR",
+        flag_in=("serve", "dev", "invoke", "package-lambda"),
+        shown={Path("extensions"): "./extensions"},
+        notes={
+            "lambda": "On Lambda a relative folder is read from the root of the deployment "
+            "package ($LAMBDA_TASK_ROOT)."
+        },
+    ),
+    Setting(
+        "host",
+        "STACK_HOST",
+        Text(),
+        "0.0.0.0",
+        "address to listen on",
+        read_by=_SERVERS,
+        flag="--host",
+        metavar="HOST",
+        flag_in=_SERVERS,
+        defaults={"dev": "127.0.0.1"},
+    ),
+    Setting(
+        "port",
+        "PORT",
+        Integer(0, 65535),
+        8080,
+        "port to listen on",
+        read_by=_SERVERS,
+        flag="--port",
+        metavar="PORT",
+        flag_in=_SERVERS,
+        detail="0 takes a free port.",
+    ),
+    Setting(
+        "workers",
+        "STACK_WORKERS",
+        Integer(0),
+        0,
+        "worker processes",
+        read_by=("serve",),
+        flag="--workers",
+        metavar="N",
+        flag_in=("serve",),
+        shown={0: "one per usable CPU"},
+    ),
+    Setting(
+        "threads",
+        "STACK_THREADS",
+        Integer(1),
+        64,
+        "threads per worker for def functions",
+        read_by=_SERVERS,
+        flag="--threads",
+        metavar="N",
+        flag_in=("serve",),
+        detail="A def call that waits on I/O holds one while it waits.",
+    ),
+    Setting(
+        "call_timeout",
+        "STACK_CALL_TIMEOUT",
+        Seconds(0, above=True),
+        300.0,
+        "seconds a call may run",
+        read_by=("serve", "dev", "invoke", "lambda"),
+        flag="--call-timeout",
+        metavar="SECONDS",
+        flag_in=("serve", "dev", "invoke"),
+        defaults={"lambda": None},
+        shown={None: "the function's own timeout"},
+        detail="A call still running then is answered with function_timeout.",
+        notes={
+            "lambda": "On Lambda it bounds async def calls; the function's own timeout "
+            "bounds the rest."
+        },
+    ),
+    Setting(
+        "blocked_loop",
+        "STACK_BLOCKED_LOOP",
+        Seconds(0.01),
+        0.1,
+        "seconds before a blocked event loop is logged",
+        read_by=_SERVERS,
+        flag="--blocked-loop",
+        metavar="SECONDS",
+        flag_in=_SERVERS,
+        detail="eventLoopBlocked is logged (and counted in /metrics) when the event loop "
+        "does not turn for this long, as when an async def function blocks.",
+    ),
+    Setting(
+        "log_level",
+        "STACK_LOG_LEVEL",
+        Choice(_LOG_LEVELS),
+        "info",
+        "how much to log",
+        read_by=("serve", "dev", "invoke", "lambda"),
+        flag="--log-level",
+        flag_in=("serve", "dev", "invoke"),
+        defaults={"invoke": "warning"},
+        notes={
+            "invoke": "invoke logs to standard error; the answer alone goes to standard output."
+        },
+    ),
+    Setting(
+        "direct_path",
+        "STACK_DIRECT_PATH",
+        Switch(),
+        True,
+        "answer POST /function in the HTTP protocol itself",
+        read_by=_SERVERS,
+        flag="--direct-path",
+        flag_in=_SERVERS,
+        shown={True: "on", False: "off"},
+        detail="The plainest requests are read in C, without ASGI. --no-direct-path "
+        "(STACK_DIRECT_PATH=false) reads and answers every request with uvicorn's own "
+        "httptools protocol, as a fallback.",
+    ),
+    Setting(
+        "metrics_port",
+        "STACK_METRICS_PORT",
+        Integer(0, 65535),
+        0,
+        "port that serves GET /metrics without the token",
+        read_by=("serve",),
+        flag="--metrics-port",
+        metavar="P",
+        flag_in=("serve",),
+        shown={0: "none"},
+        detail="Without it, GET /metrics is served on the main port only, behind the token. "
+        "It must differ from the port.",
+    ),
+    Setting(
+        "drain_delay",
+        "STACK_DRAIN_DELAY",
+        Seconds(0),
+        30.0,
+        "seconds terminate=true keeps listening",
+        read_by=("serve",),
+        flag="--drain-delay",
+        metavar="SECONDS",
+        flag_in=("serve",),
+        detail="After /openConnections?terminate=true the host keeps listening this long, "
+        "then drains as on SIGTERM.",
+    ),
+    Setting(
+        "drain_idle_wait",
+        "STACK_DRAIN_IDLE_WAIT",
+        Seconds(0),
+        20.0,
+        "seconds a drain leaves idle connections open",
+        read_by=("serve",),
+        flag="--drain-idle-wait",
+        metavar="SECONDS",
+        flag_in=("serve",),
+        detail="While draining, idle keep-alive connections are left this long after the "
+        "last call for the balancer to close, then closed. Keep it above the balancer's "
+        "idle timeout for connections to the hosts.",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+#: Environment variable of each setting, by setting name.
+ENV: Mapping[str, str] = {s.name: s.env for s in SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    """The setting called ``name`` (``KeyError`` when there is none)."""
+    return _BY_NAME[name]
+
+
+def settings_for(command: str) -> Iterator[Setting]:
+    """The settings ``command`` reads, in table order."""
+    return (s for s in SETTINGS if command in s.read_by)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Every setting the host runs with. Build it with :func:`load_settings`."""
+    """Every setting a server command runs with. Build it with :func:`load_settings`;
+    :data:`SETTINGS` says what each field means."""
 
-    extensions_dir: Path = Path("extensions")
-    host: str = "0.0.0.0"
-    port: int = 8080
-    workers: int = 0
-    """gunicorn worker processes; 0 means one per CPU."""
-    threads: int = 64
-    """Threads per worker for ``def`` functions: calls that wait on I/O hold one each."""
-    direct_path: bool = True
-    """Answer ``POST /function`` in the HTTP protocol itself (protocol.py); false: uvicorn's."""
-    call_timeout: float = 300.0
-    """Seconds a call may run before it is answered with ``function_timeout``."""
-    blocked_loop: float = 0.1
-    """Seconds the event loop may go without turning before ``eventLoopBlocked`` is logged."""
+    extensions_dir: Path = setting("extensions_dir").default
+    host: str = setting("host").default
+    port: int = setting("port").default
+    workers: int = setting("workers").default
+    threads: int = setting("threads").default
+    direct_path: bool = setting("direct_path").default
+    call_timeout: float = setting("call_timeout").default
+    blocked_loop: float = setting("blocked_loop").default
     system_tokens: tuple[str, ...] = ()
     """Accepted system tokens: the current one, then the previous one during a rotation."""
-    log_level: str = "info"
-    metrics_port: int = 0
-    """A second port that answers ``GET /metrics`` without the token; 0: none."""
-    drain_delay: float = 30.0
-    """Seconds a host told to drain by ``/openConnections?terminate=true`` keeps listening."""
-    drain_idle_wait: float = 20.0
-    """Seconds after its last call a draining worker leaves idle keep-alive connections for
-    the balancer to close, before it closes them itself."""
+    log_level: str = setting("log_level").default
+    metrics_port: int = setting("metrics_port").default
+    drain_delay: float = setting("drain_delay").default
+    drain_idle_wait: float = setting("drain_idle_wait").default
 
     @property
     def keepalive(self) -> int:
@@ -88,99 +471,96 @@ class Settings:
         return replace(self, system_tokens=tuple(t for t in tokens if t))
 
 
-def _number(name: str, raw: Any, kind: type[int] | type[float], minimum: float) -> Any:
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {raw!r}")
-    return value
+def read_settings(
+    command: str,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | os.PathLike[str] | None = ".env",
+) -> dict[str, Any]:
+    """The value of every setting ``command`` reads, by name: flags > environment >
+    ``.env`` > the command's defaults, each checked by its kind.
+
+    ``flags`` maps setting names to values; ``None`` values count as not given.
+    Raises :class:`SettingsError` naming the flag or variable whose value cannot be used.
+    """
+    env = os.environ if environ is None else environ
+    dotenv: Mapping[str, str | None] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        from dotenv import dotenv_values  # not on Lambda, which reads no .env: see the zip
+
+        dotenv = dotenv_values(dotenv_path)
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    if unknown := sorted(set(given) - set(_BY_NAME)):
+        raise TypeError(f"no such setting: {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for spec in settings_for(command):
+        if spec.name in given:
+            values[spec.name] = spec.kind.read(given[spec.name], spec.flag or spec.name)
+        elif raw := env.get(spec.env):
+            values[spec.name] = spec.kind.read(raw, spec.env)
+        elif raw := dotenv.get(spec.env):
+            values[spec.name] = spec.kind.read(raw, f"{spec.env} (in .env)")
+        else:
+            values[spec.name] = spec.default_for(command)
+    return values
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _flag(name: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+def system_tokens(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The system tokens set among ``values`` (from :func:`read_settings`): the current
+    one, then the previous one during a rotation."""
+    tokens = (values.get("system_token"), values.get("previous_system_token"))
+    return tuple(t for t in tokens if t)
 
 
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     dotenv_path: str | os.PathLike[str] | None = ".env",
-    defaults: Settings | None = None,
+    command: str = "serve",
 ) -> Settings:
-    """Merge flags > environment > ``.env`` > defaults into one :class:`Settings`.
-
-    ``flags`` maps setting names (``port``, ``extensions_dir``, ...) to values;
-    ``None`` values count as not given. ``defaults`` replaces the built-in
-    defaults (the dev server listens on loopback by default, say).
-    """
-    env = os.environ if environ is None else environ
-    dotenv: Mapping[str, str | None] = {}
-    if dotenv_path is not None and Path(dotenv_path).is_file():
-        dotenv = dotenv_values(dotenv_path)
-    given = {k: v for k, v in (flags or {}).items() if v is not None}
-
-    def pick(name: str) -> Any:
-        if name in given:
-            return given[name]
-        var = ENV.get(name)
-        if var is not None:
-            if env.get(var):
-                return env[var]
-            if dotenv.get(var):
-                return dotenv[var]
-        return None
-
-    defaults = defaults or Settings()
-    values: dict[str, Any] = {}
-    if (raw := pick("extensions_dir")) is not None:
-        values["extensions_dir"] = Path(raw)
-    if (raw := pick("host")) is not None:
-        values["host"] = str(raw)
-    if (raw := pick("port")) is not None:
-        port = _number("port (--port or PORT)", raw, int, 0)
-        if port > 65535:
-            raise SettingsError(f"port (--port or PORT) must be at most 65535, got {raw!r}")
-        values["port"] = port
-    if (raw := pick("workers")) is not None:
-        values["workers"] = _number("workers (--workers or STACK_WORKERS)", raw, int, 0)
-    if (raw := pick("threads")) is not None:
-        values["threads"] = _number("threads (--threads or STACK_THREADS)", raw, int, 1)
-    if (raw := pick("direct_path")) is not None:
-        values["direct_path"] = _flag("direct path (--direct-path or STACK_DIRECT_PATH)", raw)
-    if (raw := pick("call_timeout")) is not None:
-        values["call_timeout"] = _number(
-            "call timeout (--call-timeout or STACK_CALL_TIMEOUT)", raw, float, 0.001
-        )
-    if (raw := pick("blocked_loop")) is not None:
-        values["blocked_loop"] = _number(
-            "blocked loop (--blocked-loop or STACK_BLOCKED_LOOP)", raw, float, 0.01
-        )
-    if (raw := pick("metrics_port")) is not None:
-        metrics_port = _number("metrics port (--metrics-port or STACK_METRICS_PORT)", raw, int, 0)
-        if metrics_port > 65535:
-            raise SettingsError(f"metrics port must be at most 65535, got {raw!r}")
-        values["metrics_port"] = metrics_port
-    for name, flag in (("drain_delay", "--drain-delay"), ("drain_idle_wait", "--drain-idle-wait")):
-        if (raw := pick(name)) is not None:
-            values[name] = _number(f"{flag} or {ENV[name]}", raw, float, 0)
-    if (raw := pick("log_level")) is not None:
-        level = str(raw).lower()
-        if level not in _LOG_LEVELS:
-            raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}")
-        values["log_level"] = level
-    tokens = tuple(t for t in (pick("system_token"), pick("previous_system_token")) if t)
-    values["system_tokens"] = tokens
-    settings = replace(defaults, **values)
+    """Merge flags > environment > ``.env`` > defaults into one :class:`Settings` for
+    ``command`` (see :func:`read_settings`); settings it does not read keep the defaults."""
+    values = read_settings(command, flags, environ, dotenv_path)
+    tokens = system_tokens(values)
+    values.pop("system_token", None)
+    values.pop("previous_system_token", None)
+    settings = Settings(**values, system_tokens=tokens)
     if settings.metrics_port and settings.metrics_port == settings.port:
         raise SettingsError(f"the metrics port must differ from the port, both are {settings.port}")
     return settings
+
+
+def _who(command: str) -> str:
+    return "Lambda" if command == "lambda" else f"`{command}`"
+
+
+def _default(spec: Setting) -> str:
+    if spec.default in spec.shown:
+        default = spec.shown[spec.default]  # in words
+    else:
+        default = "—" if spec.default is None else f"`{spec.show(spec.default)}`"
+    others = [f"{_who(c)}: {spec.show(v)}" for c, v in spec.defaults.items()]
+    return "; ".join([default, *others])
+
+
+def settings_reference() -> str:
+    """The settings as a Markdown table, for the documentation's configuration page:
+    each setting's environment variable, flag, value, default, commands and meaning."""
+    rows = [
+        "| Environment variable | Flag | Value | Default | Read by | Meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for spec in SETTINGS:
+        flag = "—"
+        if spec.flag:
+            flag = f"`{spec.flag}{f' {spec.metavar}' if spec.metavar else ''}`"
+            if isinstance(spec.kind, Switch):
+                flag += f", `--no-{spec.flag[2:]}`"
+            if set(spec.flag_in) != set(spec.read_by) - {"lambda"}:
+                flag += f" ({', '.join(map(_who, spec.flag_in))} only)"
+        sentences = (f"{spec.help[0].upper()}{spec.help[1:]}.", spec.detail, *spec.notes.values())
+        meaning = " ".join(t for t in sentences if t)
+        value = spec.kind.describe()
+        cells = (f"`{spec.env}`", flag, value, _default(spec), ", ".join(map(_who, spec.read_by)))
+        rows.append(f"| {' | '.join((*cells, meaning))} |")
+    return "\n".join(rows) + "\n"

@@ -92,7 +92,7 @@ def test_a_bad_setting_is_an_init_error(tmp_path: Path) -> None:
     env = {"STACK_LOG_LEVEL": "chatty"}
     with LambdaRuntime(tmp_path / "log", extensions=FIXTURES / "protocol", env=env) as runtime:
         body = runtime.init_error().json()
-        assert body["errorType"] == "LambdaConfigError"
+        assert body["errorType"] == "SettingsError"
         assert "STACK_LOG_LEVEL must be one of" in body["errorMessage"]
 
 

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from stack_runtime.aws_lambda.bootstrap import add_layer_paths
-from stack_runtime.aws_lambda.config import LambdaConfig, LambdaConfigError
+from stack_runtime.aws_lambda.config import LambdaConfig
 from stack_runtime.aws_lambda.envelope import classify, is_http_event, parse_client_context
 from stack_runtime.aws_lambda.invocation import ClientContextCapture
 from stack_runtime.aws_lambda.package import LAMBDA_DISTRIBUTIONS, lambda_requirements
 from stack_runtime.aws_lambda.target import LambdaTarget, TargetError
 from stack_runtime.errors import ErrorItem
+from stack_runtime.settings import SettingsError
 
 V2 = {"version": "2.0", "requestContext": {"http": {"method": "POST"}}}
 V1 = {"resource": "/x", "httpMethod": "POST", "requestContext": {"stage": "prod"}}
@@ -140,7 +141,7 @@ def test_config_from_the_environment() -> None:
     ],
 )
 def test_bad_config(env: dict[str, str], message: str) -> None:
-    with pytest.raises(LambdaConfigError, match=message):
+    with pytest.raises(SettingsError, match=message):
         LambdaConfig.from_environ(env)
 
 
@@ -178,3 +179,12 @@ def test_layer_folders_go_after_the_package(tmp_path: Path) -> None:
     assert sys.path == before + added
     assert add_layer_paths(str(tmp_path)) == []
     assert add_layer_paths(str(tmp_path / "none")) == []
+
+
+def test_config_reads_the_settings_table() -> None:
+    """Lambda reads STACK_CALL_TIMEOUT as the commands do: any number of seconds above 0,
+    and STACK_LOG_LEVEL in any case; an empty variable counts as unset."""
+    config = LambdaConfig.from_environ(
+        {"STACK_CALL_TIMEOUT": "0.0005", "STACK_LOG_LEVEL": "", "PORT": "not read on Lambda"}
+    )
+    assert (config.call_timeout, config.log_level) == (0.0005, "info")

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from stack_runtime.settings import Settings, SettingsError, load_settings
+from stack_runtime.settings import (
+    SETTINGS,
+    Settings,
+    SettingsError,
+    load_settings,
+    settings_reference,
+)
 
 
 def test_precedence_flags_env_dotenv_defaults(tmp_path: Path) -> None:
@@ -35,7 +41,7 @@ def test_rotation_tokens() -> None:
         ({"PORT": "abc"}, "PORT"),
         ({"PORT": "70000"}, "65535"),
         ({"STACK_THREADS": "0"}, "STACK_THREADS"),
-        ({"STACK_LOG_LEVEL": "loud"}, "log level"),
+        ({"STACK_LOG_LEVEL": "loud"}, "STACK_LOG_LEVEL must be one of debug, info"),
         ({"STACK_BLOCKED_LOOP": "0"}, "STACK_BLOCKED_LOOP"),
         ({"STACK_BLOCKED_LOOP": "soon"}, "STACK_BLOCKED_LOOP"),
     ],
@@ -81,3 +87,49 @@ def test_blocked_loop_setting() -> None:
         {"blocked_loop": 0.25}, environ={"STACK_BLOCKED_LOOP": "2"}, dotenv_path=None
     )
     assert given.blocked_loop == 0.25
+
+
+def test_the_table_gives_the_defaults() -> None:
+    """Each field of Settings defaults to its setting's default; every setting but the two
+    tokens (which fill system_tokens) is a field."""
+    fields = {name: getattr(Settings(), name) for name in Settings.__dataclass_fields__}
+    for spec in SETTINGS:
+        if spec.name in ("system_token", "previous_system_token"):
+            continue
+        assert fields[spec.name] == spec.default, spec.name
+    assert {s.name for s in SETTINGS} - set(fields) == {"system_token", "previous_system_token"}
+    assert set(fields) - {s.name for s in SETTINGS} == {"system_tokens"}
+
+
+def test_each_command_reads_its_own_settings_and_defaults() -> None:
+    env = {"PORT": "not a port", "STACK_LOG_LEVEL": ""}
+    invoke = load_settings(environ=env, dotenv_path=None, command="invoke")  # PORT not read
+    assert (invoke.log_level, invoke.port) == ("warning", 8080)
+    assert load_settings(environ={}, dotenv_path=None, command="dev").host == "127.0.0.1"
+    with pytest.raises(SettingsError, match="PORT must be a whole number, got 'not a port'"):
+        load_settings(environ=env, dotenv_path=None, command="dev")
+    with pytest.raises(TypeError, match="no such setting: colour"):
+        load_settings({"colour": "blue"}, environ={}, dotenv_path=None)
+
+
+def test_an_error_names_where_the_value_came_from(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("STACK_CALL_TIMEOUT=0\n")
+    with pytest.raises(SettingsError, match=r"STACK_CALL_TIMEOUT \(in .env\) must be above 0"):
+        load_settings(environ={}, dotenv_path=dotenv)
+    with pytest.raises(SettingsError, match="--call-timeout must be a number, got 'nan'"):
+        load_settings({"call_timeout": "nan"}, environ={}, dotenv_path=None)
+    # Any number of seconds above 0 is a call timeout, on every face.
+    assert load_settings({"call_timeout": "0.0005"}, dotenv_path=None).call_timeout == 0.0005
+
+
+def test_the_reference_lists_every_setting() -> None:
+    reference = settings_reference()
+    rows = [line for line in reference.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(SETTINGS)
+    for spec, row in zip(SETTINGS, rows, strict=True):
+        assert row.startswith(f"| `{spec.env}` |")
+        if spec.flag:
+            assert f"`{spec.flag}" in row
+        assert spec.help[1:] in row
+    assert "| `STACK_HOST` | `--host HOST` | text | `0.0.0.0`; `dev`: 127.0.0.1 |" in reference

@@ -1,10 +1,11 @@
 """The Lambda stack's settings, read once from the function's environment.
 
 Lambda functions are configured with environment variables only (no flags, no
-``.env`` file). The extensions folder is ``extensions/`` at the root of the
-deployment package (``$LAMBDA_TASK_ROOT``) unless ``STACK_EXTENSIONS_DIR``
-says otherwise; a relative ``STACK_EXTENSIONS_DIR`` is read from the package
-root too.
+``.env`` file): the settings of :data:`stack_runtime.settings.SETTINGS` that
+Lambda reads, checked as the commands check them. The extensions folder is
+``extensions/`` at the root of the deployment package (``$LAMBDA_TASK_ROOT``)
+unless ``STACK_EXTENSIONS_DIR`` says otherwise; a relative
+``STACK_EXTENSIONS_DIR`` is read from the package root too.
 """
 
 from __future__ import annotations
@@ -14,13 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LambdaConfig", "LambdaConfigError"]
+from ..settings import read_settings, system_tokens
 
-_LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-class LambdaConfigError(ValueError):
-    """An environment variable of the function has a value that cannot be used."""
+__all__ = ["LambdaConfig"]
 
 
 @dataclass(frozen=True)
@@ -36,32 +33,14 @@ class LambdaConfig:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
-        """Read ``STACK_EXTENSIONS_DIR``, the system tokens, ``STACK_LOG_LEVEL`` and
-        ``STACK_CALL_TIMEOUT`` from ``environ`` (default: the process environment)."""
+        """Read the settings Lambda reads from ``environ`` (default: the process
+        environment); raises :class:`~stack_runtime.settings.SettingsError` naming the
+        variable whose value cannot be used."""
         env = os.environ if environ is None else environ
-        root = Path(env.get("LAMBDA_TASK_ROOT") or ".")
-        extensions = root / (env.get("STACK_EXTENSIONS_DIR") or "extensions")
-        tokens = tuple(
-            t
-            for t in (
-                env.get("INTEGRATOR_EXTENSION_SYSTEM_TOKEN"),
-                env.get("INTEGRATOR_EXTENSION_SYSTEM_TOKEN_PREVIOUS"),
-            )
-            if t
+        values = read_settings("lambda", environ=env, dotenv_path=None)
+        return cls(
+            extensions_dir=Path(env.get("LAMBDA_TASK_ROOT") or ".") / values["extensions_dir"],
+            system_tokens=system_tokens(values),
+            log_level=values["log_level"],
+            call_timeout=values["call_timeout"],
         )
-        level = (env.get("STACK_LOG_LEVEL") or "info").lower()
-        if level not in _LOG_LEVELS:
-            raise LambdaConfigError(
-                f"STACK_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}"
-            )
-        timeout: float | None = None
-        if raw := env.get("STACK_CALL_TIMEOUT"):
-            try:
-                timeout = float(raw)
-            except ValueError:
-                raise LambdaConfigError(
-                    f"STACK_CALL_TIMEOUT must be a number, got {raw!r}"
-                ) from None
-            if not timeout > 0:
-                raise LambdaConfigError(f"STACK_CALL_TIMEOUT must be above 0, got {raw!r}")
-        return cls(extensions, tokens, level, timeout)
