@@ -14,7 +14,7 @@ PORT   ?= 8080
 INTEGRATOR_EXTENSION_SYSTEM_TOKEN ?= local-dev-token
 export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 
-.PHONY: help run serve test lint format bench fuzz fuzz-envelopes dist image-test fresh-test constraints clean
+.PHONY: help run serve test lint format docs bench fuzz fuzz-envelopes dist image-test fresh-test constraints clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
@@ -44,6 +44,12 @@ lint: $(STAMP)  ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff check src tests extensions bench
 	$(BIN)/ruff format --check src tests extensions bench
 	$(BIN)/mypy
+
+# The documentation site (mkdocs.yml, docs/): --strict fails on a broken link or anchor and on a
+# page the nav leaves out. `.venv/bin/mkdocs serve` shows it while you edit.
+SITE ?= build/site
+docs: $(STAMP)  ## build the documentation site into build/site (mkdocs build --strict)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(SITE)
 
 format: $(STAMP)  ## ruff: fix what it can, format the code
 	$(BIN)/ruff check --fix src tests extensions bench
