@@ -41,8 +41,8 @@ test:  ## the whole test suite (installs the system packages it needs first)
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff (lint and format check) and mypy --strict
-	$(BIN)/ruff check src tests extensions bench
-	$(BIN)/ruff format --check src tests extensions bench
+	$(BIN)/ruff check src tests extensions bench scripts
+	$(BIN)/ruff format --check src tests extensions bench scripts
 	$(BIN)/mypy
 
 # The documentation site (mkdocs.yml, docs/): --strict fails on a broken link or anchor and on a
@@ -52,8 +52,8 @@ docs: $(STAMP)  ## build the documentation site into build/site (mkdocs build --
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(SITE)
 
 format: $(STAMP)  ## ruff: fix what it can, format the code
-	$(BIN)/ruff check --fix src tests extensions bench
-	$(BIN)/ruff format src tests extensions bench
+	$(BIN)/ruff check --fix src tests extensions bench scripts
+	$(BIN)/ruff format src tests extensions bench scripts
 
 bench:  ## the benchmark (README, Performance); BENCH_ARGS=--quick to try it out
 	PYTHON=$(PYTHON) scripts/install-system-deps bench

@@ -305,6 +305,9 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="N",
         flag_in=("serve",),
         shown={0: "one per usable CPU"},
+        detail="One per usable CPU is one per CPU the process may use: its CPU affinity, and "
+        "in a container its CPU quota (docker run --cpus, Kubernetes limits.cpu; a fraction "
+        "is rounded up).",
     ),
     Setting(
         "threads",
