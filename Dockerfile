@@ -1,5 +1,5 @@
 # One stack-runtime server stack host: gunicorn's master with uvicorn workers, run in the
-# exec form so that it receives the container's SIGTERM itself. See "Docker" in README.md.
+# exec form so that it receives the container's SIGTERM itself. See docs/deployment/container.md.
 # Build (podman: add --format docker, or the HEALTHCHECK is dropped):
 #   docker build -t stack-runtime .
 # Run (a drain takes up to the call limit plus 15 s: --stop-timeout 330):

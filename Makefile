@@ -55,7 +55,7 @@ format: $(STAMP)  ## ruff: fix what it can, format the code
 	$(BIN)/ruff check --fix src tests extensions bench scripts
 	$(BIN)/ruff format src tests extensions bench scripts
 
-bench:  ## the benchmark (README, Performance); BENCH_ARGS=--quick to try it out
+bench:  ## the benchmark (docs/performance.md); BENCH_ARGS=--quick to try it out
 	PYTHON=$(PYTHON) scripts/install-system-deps bench
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -63,7 +63,7 @@ bench:  ## the benchmark (README, Performance); BENCH_ARGS=--quick to try it out
 # Each fuzzer runs FUZZ_SECONDS (default 600) with a new seed, printed; a short run of each
 # is part of `make test` (tests/fuzz/test_fuzz.py). Add further fuzzers as lines here.
 FUZZ_SECONDS ?= 600
-fuzz:  ## the fuzzers, long (README, The direct path): FUZZ_SECONDS each
+fuzz:  ## the fuzzers, long (docs/deployment/direct-path.md): FUZZ_SECONDS each
 	PYTHON=$(PYTHON) scripts/install-system-deps test
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m tests.fuzz.parser_diff --sanitized --seconds $(FUZZ_SECONDS)

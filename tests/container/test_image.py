@@ -26,7 +26,7 @@ from .readme import first_call
 
 TOKEN = "image-test-token"
 # Each call on a connection of its own, closed after it: the drain waits for the call in
-# flight only, not for this client's idle keep-alive connections (README: Docker).
+# flight only, not for this client's idle keep-alive connections (docs/deployment/container.md).
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Connection": "close"}
 IMAGE = "localhost/stack-runtime-test/image:latest"
 CONNECTOR = "0123456789abcdef01234567"

@@ -4,6 +4,7 @@ when it names one: nothing points outside the repository."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -67,3 +68,17 @@ def test_a_broken_link_is_reported() -> None:
     assert len(reported) == len(bad), reported
     for line, (link, reason) in zip(reported, bad.items(), strict=True):
         assert reason in line, (link, line)
+
+
+def test_every_page_the_code_names_exists() -> None:
+    """Comments and docstrings point readers at pages of the site (``docs/lambda.md``):
+    each such page exists, so renaming a page means updating what points at it."""
+    named = subprocess.run(
+        ["git", "grep", "-n", "-o", "-E", r"docs/[A-Za-z0-9_/-]+\.md", "--", ".", ":!docs"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert named.returncode in (0, 1), named.stderr
+    found = [line.rsplit(":", 1) for line in named.stdout.splitlines()]
+    assert found, "no comment names a page of the site"
+    missing = [f"{where}: {page}" for where, page in found if not (ROOT / page).is_file()]
+    assert not missing, "\n".join(missing)

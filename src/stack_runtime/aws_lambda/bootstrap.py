@@ -28,7 +28,7 @@ from .invocation import capture
 
 __all__ = ["DEFAULT_HANDLER", "WRAPPER_NAME", "add_layer_paths", "main"]
 
-#: The handler to configure on the function (a stable name: README, "AWS Lambda stack").
+#: The handler to configure on the function (a stable name: docs/lambda.md).
 DEFAULT_HANDLER = "stack_runtime.aws_lambda.handler"
 
 #: The wrapper script at the root of the deployment zip, which starts :func:`main`.
