@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ __all__ = [
     "links",
     "prose",
     "section",
+    "shell_commands",
 ]
 
 DOCS = ROOT / "docs"
@@ -151,9 +153,35 @@ def section(path: Path, heading: str) -> str:
     """The text under the heading ``heading`` (its level's ``#``s included, e.g. ``## Commands``)
     of ``path``, up to the next heading of the same or a higher level."""
     text = path.read_text()
-    plain = prose(text)  # a "# comment" in a shell block is no heading
     level = len(heading) - len(heading.lstrip("#"))
-    start = re.search(rf"^{re.escape(heading)}\s*$", plain, re.M)
-    assert start, f"{path.name} has no heading {heading!r}"
-    end = re.compile(rf"^#{{1,{level}}}\s", re.M).search(plain, start.end())
-    return text[start.end() : end.start() if end else len(text)]
+    start = None
+    for match in _HEADING.finditer(prose(text)):  # no "# comment" of a shell block
+        if start is None and text[match.start() : match.end()].strip() == heading:
+            start = match.end()
+        elif start is not None and len(match.group(1)) <= level:
+            return text[start : match.start()]
+    assert start is not None, f"{path.name} has no heading {heading!r}"
+    return text[start:]
+
+
+def shell_commands(block: str) -> list[tuple[str, str | None]]:
+    """The commands of an ``sh`` block, each with the output a ``# {...}`` line under it
+    says it prints: lines ending in ``\\`` and quotes left open join the next line."""
+    commands: list[tuple[str, str | None]] = []
+    pending = ""
+    for line in block.splitlines():
+        if not pending and line.startswith("# "):
+            if commands and line[2:].lstrip().startswith(("{", "[")):
+                commands[-1] = (commands[-1][0], line[2:])
+            continue
+        pending += line + "\n"
+        try:
+            shlex.split(pending, comments=True)
+        except ValueError:  # a quote still open
+            continue
+        if not pending.rstrip("\n").endswith("\\"):
+            if pending.strip():
+                commands.append((pending.strip(), None))
+            pending = ""
+    assert not pending, f"an unfinished command: {pending}"
+    return commands

@@ -1,7 +1,8 @@
 """``make dist``: a wheel that installs into a fresh virtual environment, C modules included.
 
 The package is not on PyPI; the README's install path is this wheel, with the
-``test`` extra for the pytest that runs the tests ``stack-runtime init`` writes.
+``test`` extra for the pytest that runs the tests ``stack-runtime init`` writes: the README's
+install block runs here as written.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import zipfile
 from pathlib import Path
 
 from ..conftest import ROOT
+from ..docs.markdown import code_blocks, section, shell_commands
 from .commands import clean_environment
 
 C_MODULES = ("_plain", "_lines", "_request")
+#: After the install block, in the same shell: the author's quick start, with its pytest.
+FIRST_STEPS = ["stack-runtime init my-integration", "cd my-integration", "pytest"]
 
 
 def run(*args: str | Path, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -33,9 +37,10 @@ def run(*args: str | Path, cwd: Path, timeout: float = 600) -> subprocess.Comple
 
 def test_make_dist_builds_a_wheel_that_installs_into_a_fresh_venv(tmp_path: Path) -> None:
     """1. ``make dist`` (into a scratch folder): a wheel and an sdist, no setuptools warning;
-    2. a fresh venv, ``pip install`` the wheel with the ``test`` extra;
-    3. ``stack-runtime --help`` runs there and the C modules are the venv's;
-    4. the author quick start there: ``stack-runtime init``, then ``pytest`` passes."""
+    2. the rest of the README's install block as written: a fresh venv, ``pip install`` the
+       wheel with the ``test`` extra, ``activate``; then, in that shell, the author quick
+       start: ``stack-runtime init``, then ``pytest`` passes;
+    3. ``stack-runtime --help`` runs there and the C modules and pytest are the venv's."""
     dist = tmp_path / "dist"
     dist.mkdir()
     (dist / "stack_runtime-0.0.1-py3-none-any.whl").write_text("an older build")
@@ -57,13 +62,27 @@ def test_make_dist_builds_a_wheel_that_installs_into_a_fresh_venv(tmp_path: Path
     for module in C_MODULES:
         assert any(re.fullmatch(rf"stack_runtime/{module}\.[^/]+\.so", n) for n in names), names
 
-    fresh = tmp_path / "venv"
-    assert run(sys.executable, "-m", "venv", fresh, cwd=tmp_path).returncode == 0
-    bin_dir = fresh / "bin"
-    installed = run(bin_dir / "pip", "install", f"{wheel}[test]", cwd=tmp_path)
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    assert "experimental" not in installed.stdout + installed.stderr
+    # The README's install block, as written, from the folder that holds dist/: its first
+    # line is the make dist above; HOME is a scratch folder for its ~/.venvs/stack.
+    block = code_blocks(section(ROOT / "README.md", "## Install"), "sh")[0]
+    commands = [command for command, _ in shell_commands(block.text)]
+    assert commands[0].split("#")[0].strip() == "make dist", commands
+    home = tmp_path / "home"
+    home.mkdir()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    environment = clean_environment(HOME=str(home), PATH=path)
+    script = "\n".join(["set -e", *commands[1:], *FIRST_STEPS])
+    installed = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+        env=environment, timeout=600, check=False,
+    )  # fmt: skip
+    output = installed.stdout + installed.stderr
+    assert installed.returncode == 0, output
+    assert "experimental" not in output, output
+    assert re.search(r"\b\d+ passed\b", installed.stdout), output  # init's tests, by its pytest
 
+    fresh = home / ".venvs" / "stack"
+    bin_dir = fresh / "bin"
     helped = run(bin_dir / "stack-runtime", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     assert "serve" in helped.stdout and "package-lambda" in helped.stdout
@@ -80,17 +99,3 @@ def test_make_dist_builds_a_wheel_that_installs_into_a_fresh_venv(tmp_path: Path
 
     runner = run(bin_dir / "python", "-c", "import pytest; print(pytest.__file__)", cwd=tmp_path)
     assert Path(runner.stdout.strip()).is_relative_to(fresh), runner  # the test extra's pytest
-    assert run(bin_dir / "stack-runtime", "init", "my-integration", cwd=tmp_path).returncode == 0
-    environment = clean_environment(PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    tested = subprocess.run(
-        "pytest",  # as the README says, from the venv on PATH
-        shell=True,
-        cwd=tmp_path / "my-integration",
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
-    assert tested.returncode == 0, tested.stdout + tested.stderr
-    assert re.search(r"\b\d+ passed\b", tested.stdout), tested.stdout

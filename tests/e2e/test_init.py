@@ -18,6 +18,7 @@ import requests
 from stack_runtime.scaffold import template_files
 
 from ..conftest import stop_process
+from ..docs.markdown import DOCS
 from .commands import clean_environment, stack_runtime
 from .server import free_port
 
@@ -177,11 +178,11 @@ def serve_one_call(command: str, cwd: Path, env: dict[str, str], port: int) -> o
         assert stopped == 0, (stopped, log.read_text())
 
 
-def test_the_readmes_plugin_example_passes_in_a_new_project(tmp_path: Path) -> None:
-    """The README's example of the plugin's imports (``stack_runtime.testing``) runs as
-    shown against the project ``init`` writes."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    after = readme.split("The fixture's type and the exceptions come from `stack_runtime.testing`:")
+def test_the_docs_plugin_example_passes_in_a_new_project(tmp_path: Path) -> None:
+    """The testing page's example of the plugin's imports (``stack_runtime.testing``) runs
+    as shown against the project ``init`` writes."""
+    page = (DOCS / "testing.md").read_text()
+    after = page.split("The fixture's type and the exceptions come from `stack_runtime.testing`:")
     example = after[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert "from stack_runtime.testing import" in example
     assert stack_runtime("init", cwd=tmp_path).returncode == 0

@@ -1,10 +1,12 @@
-"""The README's table of commands lists every command and every flag that ``--help`` shows."""
+"""Every command is in the README's table of commands, and every flag that ``--help`` shows is
+in that command's section of the commands page of the site (``docs/commands.md``)."""
 
 from __future__ import annotations
 
 import re
 
 from ..conftest import ROOT
+from ..docs.markdown import DOCS, section
 from .commands import stack_runtime
 
 
@@ -29,28 +31,30 @@ def flags(command: str) -> set[str]:
     return found - {"-h", "--help"}
 
 
-def table_rows() -> dict[str, str]:
-    """The README's commands table: each command's synopsis (its first cell), by name."""
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `(stack-runtime ([a-z][-a-z]*)[^`]*)` \|", table, re.M)
-    return {name: synopsis for synopsis, name in rows}
+def readme_rows() -> list[str]:
+    """The commands of the README's table of commands, by name, in order."""
+    table = section(ROOT / "README.md", "## Commands")
+    return re.findall(r"^\| `stack-runtime ([a-z][-a-z]*)` \|", table, re.M)
 
 
-def test_every_flag_that_help_lists_is_in_the_table() -> None:
-    """Each command of ``stack-runtime --help`` has a row, and each flag its ``--help``
-    lists (``-o`` and ``--output``, ``--direct-path`` and ``--no-direct-path``) is in it."""
+def test_every_command_has_a_row_in_the_readme() -> None:
     listed = commands()
     assert {"serve", "dev", "invoke", "init", "package-lambda"} <= set(listed), listed
-    rows = table_rows()
-    assert sorted(rows) == sorted(listed)
+    assert readme_rows() == listed
+
+
+def test_every_flag_that_help_lists_is_on_the_commands_page() -> None:
+    """Each flag a command's ``--help`` lists (``-o`` and ``--output``, ``--direct-path`` and
+    ``--no-direct-path``) is in that command's section of ``docs/commands.md``: in its
+    synopsis and in its table of flags."""
     missing: dict[str, list[str]] = {}
-    for command in listed:
+    for command in commands():
         shown = flags(command)
         assert command == "init" or "--extensions" in shown, shown  # the parse found them
-        absent = [
-            f for f in sorted(shown) if not re.search(rf"(?<![\w-]){f}(?![\w-])", rows[command])
-        ]
-        if absent:
-            missing[command] = absent
-    assert not missing, f"the README's table of commands lacks {missing}"
+        text = section(DOCS / "commands.md", f"## `stack-runtime {command}`")
+        synopsis, _, table = text.partition("| flag |")
+        for where, part in (("synopsis", synopsis), ("table", table)):
+            absent = [f for f in sorted(shown) if not re.search(rf"(?<![\w-]){f}(?![\w-])", part)]
+            if absent:
+                missing[f"{command} ({where})"] = absent
+    assert not missing, f"docs/commands.md lacks {missing}"
