@@ -8,7 +8,7 @@
 
 FROM python:3.11-slim AS build
 # A C compiler for the result check, the log lines and the plainest requests
-# (src/stack_runtime/_plain.c, _lines.c, _request.c); only this stage has it.
+# (src/stack_runtime/core/_plain.c, core/_lines.c, server/_request.c); only this stage has it.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -35,7 +35,7 @@ COPY --from=build /wheels.sha256 /usr/local/share/stack-runtime/wheels.sha256
 # not built (a base image without Python's headers, say) instead of shipping without them.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index /wheels/*.whl \
-    && python -c "import stack_runtime._plain, stack_runtime._lines, stack_runtime._request"
+    && python -c "import stack_runtime.core._plain, stack_runtime.core._lines, stack_runtime.server._request"
 WORKDIR /app
 # The extensions, owned by root: the host process reads them and cannot change them.
 COPY extensions /app/extensions

@@ -19,13 +19,13 @@ export INTEGRATOR_EXTENSION_SYSTEM_TOKEN
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
 
-$(STAMP): pyproject.toml setup.py src/stack_runtime/_plain.c src/stack_runtime/_lines.c src/stack_runtime/_request.c
+$(STAMP): pyproject.toml setup.py src/stack_runtime/core/_plain.c src/stack_runtime/core/_lines.c src/stack_runtime/server/_request.c
 	PYTHON=$(PYTHON) scripts/install-system-deps build
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@# The C modules are optional to pip (it installs without them); here they must be built.
-	@$(BIN)/python -c 'import stack_runtime._plain, stack_runtime._lines, stack_runtime._request' \
+	@$(BIN)/python -c 'import stack_runtime.core._plain, stack_runtime.core._lines, stack_runtime.server._request' \
 	  || { echo 'the C modules were not built: see the pip output above' >&2; exit 1; }
 	touch $(STAMP)
 
@@ -88,7 +88,7 @@ dist: $(STAMP)  ## the wheel and the sdist in dist/, to pip install elsewhere
 	$(BIN)/python -m build --outdir $(DIST) .
 	@# As for .venv: a wheel without the C modules is refused.
 	@$(BIN)/python -c 'import sys, zipfile; names = zipfile.ZipFile(sys.argv[1]).namelist(); \
-	  missing = [m for m in ("_plain", "_lines", "_request") if not any(n.startswith(f"stack_runtime/{m}.") and n.endswith(".so") for n in names)]; \
+	  missing = [m for m in ("core/_plain", "core/_lines", "server/_request") if not any(n.startswith(f"stack_runtime/{m}.") and n.endswith(".so") for n in names)]; \
 	  sys.exit(f"the wheel has no C module {missing}: see the build output above" if missing else None)' $(DIST)/stack_runtime-*.whl
 	@ls $(DIST)/stack_runtime-*
 

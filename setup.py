@@ -11,12 +11,12 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        # The result check (results.py falls back to Python when it cannot be built).
-        Extension("stack_runtime._plain", ["src/stack_runtime/_plain.c"], optional=True),
-        # The per-request log lines' text (logs.py falls back to Python likewise).
-        Extension("stack_runtime._lines", ["src/stack_runtime/_lines.c"], optional=True),
-        # The plainest whole POST /function read (protocol.py leaves every request to
+        # The result check (core/results.py falls back to Python when it cannot be built).
+        Extension("stack_runtime.core._plain", ["src/stack_runtime/core/_plain.c"], optional=True),
+        # The per-request log lines' text (core/logs.py falls back to Python likewise).
+        Extension("stack_runtime.core._lines", ["src/stack_runtime/core/_lines.c"], optional=True),
+        # The plainest whole POST /function read (server/httptools.py leaves every request to
         # uvicorn's parser when it cannot be built).
-        Extension("stack_runtime._request", ["src/stack_runtime/_request.c"], optional=True),
+        Extension("stack_runtime.server._request", ["src/stack_runtime/server/_request.c"], optional=True),
     ]
 )

@@ -28,7 +28,7 @@ from typing import Any
 
 import uvloop
 
-from stack_runtime.pool import CallPool, _Call
+from stack_runtime.core.pool import CallPool, _Call
 
 __all__ = ["main"]
 

@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from stack_runtime.dispatcher import Dispatcher
-from stack_runtime.loader import load_extensions
-from stack_runtime.metrics import CallMetrics, MeteredDispatcher, use_multiprocess_dir
+from stack_runtime.asgi.metrics import CallMetrics, MeteredDispatcher, use_multiprocess_dir
+from stack_runtime.core.dispatcher import Dispatcher
+from stack_runtime.core.loader import load_extensions
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 CALLS = 5_000

@@ -23,8 +23,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from stack_runtime.loader import load_extensions
-from stack_runtime.metrics import CallMetrics, MeteredDispatcher
+from stack_runtime.asgi.metrics import CallMetrics, MeteredDispatcher
+from stack_runtime.core.loader import load_extensions
 
 from .metrics_cost import CALLS, FIXTURES, ROUNDS, per_call_us
 

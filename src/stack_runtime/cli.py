@@ -18,7 +18,7 @@ from pathlib import Path
 from . import __version__
 from .aws_lambda.bootstrap import DEFAULT_HANDLER, WRAPPER_NAME
 from .aws_lambda.target import ARCHITECTURES, PYTHON_VERSIONS
-from .loader import ExtensionLoadError
+from .core.loader import ExtensionLoadError
 from .settings import ENV, SETTINGS, Settings, SettingsError, load_settings, setting, settings_for
 
 __all__ = ["build_parser", "main", "settings_from"]
@@ -113,7 +113,7 @@ neither, the standard options of the kind. FILE '-' reads standard input.
 
 
 def _invoke_epilog() -> str:
-    from .invoke import EXIT_CALL_FAILED, EXIT_LOAD_FAILED, EXIT_OK, EXIT_USAGE
+    from .devtools.invoke import EXIT_CALL_FAILED, EXIT_LOAD_FAILED, EXIT_OK, EXIT_USAGE
 
     return f"""\
 exit status:
@@ -283,36 +283,36 @@ def _serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    from .logs import configure_logging
-    from .reload import check_extensions
+    from .core.logs import configure_logging
+    from .server.reload import check_extensions
 
     configure_logging(settings.log_level)
-    # The master never imports an extension (each worker does: see server.py); a child
+    # The master never imports an extension (each worker does: see server/gunicorn.py); a child
     # process does now, so that extensions that do not import stop start-up here.
     check_extensions(settings.extensions_dir)
     from .tracing import call_tracing
 
     call_tracing()  # OTEL_* settings checked here, once: one that cannot be used stops serve
 
-    from .metrics import use_multiprocess_dir
+    from .asgi.metrics import use_multiprocess_dir
 
     metrics_dir = use_multiprocess_dir()  # before any metric exists, so workers share it
 
-    from .collector import tune_collector
-    from .server import GunicornHost
-    from .state import HostState
+    from .asgi.state import HostState
+    from .server.gc import tune_collector
+    from .server.gunicorn import GunicornHost
 
     # A function that crashes its worker (a segfault in a C extension, say) leaves the
     # Python stack of every thread in the log: which function, which line.
     faulthandler.enable(all_threads=True)
     state = HostState(settings.drain_delay, settings.drain_idle_wait)
-    tune_collector()  # the host's own code, before the workers fork: see collector.py
+    tune_collector()  # the host's own code, before the workers fork: see server/gc.py
     GunicornHost(settings, state, metrics_dir).run()
     return 0
 
 
 def _dev(settings: Settings) -> int:
-    from .dev import check_folder, listen, run_dev
+    from .devtools.dev import check_folder, listen, run_dev
 
     # Everything that can stop the server is checked before it says it serves.
     check_folder(settings.extensions_dir)
@@ -367,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "init":
-            from .scaffold import run_init
+            from .devtools.scaffold import run_init
 
             return run_init(args.directory)
         settings = settings_from(args)
@@ -378,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "package-lambda":
             return _package_lambda(args, settings)
         if args.command == "invoke":
-            from .invoke import run_invoke
+            from .devtools.invoke import run_invoke
 
             return run_invoke(args, settings)
     except SettingsError as exc:

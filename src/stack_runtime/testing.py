@@ -30,8 +30,8 @@ from typing import Any
 
 import orjson
 
-from .dispatcher import DEFAULT_CALL_TIMEOUT, Outcome
-from .local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
+from .core.dispatcher import DEFAULT_CALL_TIMEOUT, Outcome
+from .devtools.local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
 from .samples import SampleError, options_for
 from .shapes import shape_problems
 from .types import Record
@@ -81,7 +81,7 @@ class CallResult:
 
     @classmethod
     def of(cls, outcome: Outcome) -> CallResult:
-        """The result of a dispatcher :class:`~stack_runtime.dispatcher.Outcome`."""
+        """The result of a dispatcher :class:`~stack_runtime.core.dispatcher.Outcome`."""
         return cls(outcome.status, outcome.body)
 
 

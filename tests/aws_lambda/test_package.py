@@ -93,7 +93,9 @@ def test_zip_holds_what_the_lambda_path_needs_and_stays_small(built: tuple[Path,
     assert any(n.startswith("orjson/") and n.endswith(".so") for n in names)
     assert any(n.startswith("runtime_client.") and n.endswith(".so") for n in names)
     for module in ("_plain", "_lines"):
-        assert any(n.startswith(f"stack_runtime/{module}.") and n.endswith(".so") for n in names)
+        assert any(
+            n.startswith(f"stack_runtime/core/{module}.") and n.endswith(".so") for n in names
+        )
     tag = sys.implementation.cache_tag
     assert f"stack_runtime/aws_lambda/__pycache__/lambda_handler.{tag}.pyc" in names
     tops = {n.split("/")[0] for n in names}

@@ -186,7 +186,7 @@ def test_the_image_runs_as_stack_with_no_build_leftovers(podman: Podman, image: 
     script = (
         "id -un; stat -c %U /app; stat -c %U /app/extensions; "
         "test ! -e /wheels && echo no-wheels; "
-        "python -c 'import stack_runtime._plain, stack_runtime._lines, stack_runtime._request;"
+        "python -c 'import stack_runtime.core._plain, stack_runtime.core._lines, stack_runtime.server._request;"
         ' print("c-modules")\''
     )
     done = podman("run", "--rm", "--entrypoint", "sh", image, "-c", script)
@@ -219,4 +219,4 @@ def test_the_build_fails_when_the_c_modules_cannot_be_built(
     )  # fmt: skip
     output = done.stdout + done.stderr
     assert done.returncode != 0, output[-3000:]
-    assert "No module named 'stack_runtime._plain'" in output, output[-3000:]
+    assert "No module named 'stack_runtime.core._plain'" in output, output[-3000:]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from stack_runtime.protocol import HttpProtocol, _whole_post
+from stack_runtime.server.httptools import HttpProtocol, _whole_post
 
 from ..functional.test_direct_answers import TOKEN as DIRECT_TOKEN
 from ..functional.test_direct_answers import Served, call, no_access_log
@@ -208,7 +208,9 @@ def test_calls_through_nginx_come_whole_and_skip_uvicorns_parser(
     workers' HTTP protocol; 2. 40 calls through nginx, with and without a traceid, are
     answered with what they sent; 3. the host read every one in one piece with ``_request.c``,
     without uvicorn's parser (nginx sends the whole request in one write)."""
-    assert _whole_post is not None, "stack_runtime._request is not built: install gcc, then make"
+    assert _whole_post is not None, (
+        "stack_runtime.server._request is not built: install gcc, then make"
+    )
     no_access_log(monkeypatch)
     with Served(HttpProtocol) as host:
         nginx = Nginx([host])  # type: ignore[list-item]  # nginx needs only its port

@@ -18,7 +18,7 @@ from ..conftest import ROOT
 from ..docs.markdown import code_blocks, section, shell_commands
 from .commands import clean_environment
 
-C_MODULES = ("_plain", "_lines", "_request")
+C_MODULES = ("core/_plain", "core/_lines", "server/_request")
 #: After the install block, in the same shell: the author's quick start, with its pytest.
 FIRST_STEPS = ["stack-runtime init my-integration", "cd my-integration", "pytest"]
 
@@ -89,7 +89,8 @@ def test_make_dist_builds_a_wheel_that_installs_into_a_fresh_venv(tmp_path: Path
     where = run(
         bin_dir / "python",
         "-c",
-        "import stack_runtime._plain as p, stack_runtime._lines as l, stack_runtime._request as r;"
+        "import stack_runtime.core._plain as p, stack_runtime.core._lines as l,"
+        " stack_runtime.server._request as r;"
         "print(p.__file__, l.__file__, r.__file__, sep='\\n')",
         cwd=tmp_path,
     )

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import requests
 
-from stack_runtime.scaffold import template_files
+from stack_runtime.devtools.scaffold import template_files
 
 from ..conftest import stop_process
 from ..docs.markdown import DOCS

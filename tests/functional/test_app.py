@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from stack_runtime.host import build_app
+from stack_runtime.server.build import build_app
 from stack_runtime.settings import Settings
 
 

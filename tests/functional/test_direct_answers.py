@@ -1,7 +1,7 @@
 """``POST /function`` answered by the HTTP protocol itself, against the same app through ASGI.
 
 Two real uvicorn servers on loopback serve two hosts built from the same
-extensions: one reads requests with :class:`~stack_runtime.protocol.HttpProtocol`
+extensions: one reads requests with :class:`~stack_runtime.server.httptools.HttpProtocol`
 (which answers ``POST /function`` without ASGI when it can, and reads the
 plainest whole ones without uvicorn's parser), the other with uvicorn's own
 httptools protocol (every request through ASGI). The same requests, sent as raw
@@ -25,11 +25,11 @@ import uvicorn
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from stack_runtime.app import StackApp
-from stack_runtime.dispatcher import PreparedCall
-from stack_runtime.host import build_app
-from stack_runtime.metrics import MetricsPortGuard
-from stack_runtime.protocol import HttpProtocol, _stack_app, _whole_post
+from stack_runtime.asgi.app import StackApp
+from stack_runtime.asgi.metrics import MetricsPortGuard
+from stack_runtime.core.dispatcher import PreparedCall
+from stack_runtime.server.build import build_app
+from stack_runtime.server.httptools import HttpProtocol, _stack_app, _whole_post
 from stack_runtime.settings import Settings
 
 EXTENSIONS = Path(__file__).parent.parent / "fixtures" / "protocol"
@@ -317,7 +317,7 @@ def test_calls_in_the_packet_of_a_malformed_request_get_only_its_400(
     The same where _request.c was not built."""
     no_access_log(monkeypatch)
     if not c_reader:
-        monkeypatch.setattr("stack_runtime.protocol._whole_post", None)
+        monkeypatch.setattr("stack_runtime.server.httptools._whole_post", None)
     direct, _ = both
     refused = post(ECHO, token="wrong")
     answers = exchange(direct.port, refused + refused + MALFORMED, count=3)
@@ -334,7 +334,7 @@ def test_the_c_reader_of_plain_requests_is_built() -> None:
     """The package builds ``_request.c``; without a C compiler every request goes through
     uvicorn's parser (answered the same, more slowly)."""
     assert _whole_post is not None, (
-        "stack_runtime._request is not built: install gcc, then pip install -e ."
+        "stack_runtime.server._request is not built: install gcc, then pip install -e ."
     )
 
 

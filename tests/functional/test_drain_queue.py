@@ -14,11 +14,11 @@ from typing import Any
 
 import uvicorn
 
-from stack_runtime.host import build_app
-from stack_runtime.protocol import HttpProtocol
+from stack_runtime.asgi.state import HostState
+from stack_runtime.server.build import build_app
+from stack_runtime.server.httptools import HttpProtocol
+from stack_runtime.server.worker import DrainingServer
 from stack_runtime.settings import Settings
-from stack_runtime.state import HostState
-from stack_runtime.worker import DrainingServer
 
 from ..conftest import FIXTURES
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from stack_runtime.host import build_app
+from stack_runtime.server.build import build_app
 from stack_runtime.settings import Settings
 from stack_runtime.testing import Stack
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from stack_runtime.protocol import HttpProtocol
+from stack_runtime.server.httptools import HttpProtocol
 
 
 class SlowBodyApp:

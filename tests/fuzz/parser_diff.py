@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         whole_post = sanitized.load(args.module).whole_post
         label = "ASan+UBSan build"
     else:
-        from stack_runtime._request import whole_post
+        from stack_runtime.server._request import whole_post
 
         label = "installed build"
     stats = run(whole_post, seed, cases, args.seconds)

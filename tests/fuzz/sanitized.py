@@ -18,7 +18,7 @@ from types import ModuleType
 
 __all__ = ["FLAGS", "SOURCE", "build", "environment", "load"]
 
-SOURCE = Path(__file__).resolve().parents[2] / "src" / "stack_runtime" / "_request.c"
+SOURCE = Path(__file__).resolve().parents[2] / "src" / "stack_runtime" / "server" / "_request.c"
 FLAGS = (
     "-O1",
     "-g",

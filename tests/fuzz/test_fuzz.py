@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stack_runtime.protocol import _whole_post
+from stack_runtime.server.httptools import _whole_post
 
 from . import parser_diff, sanitized, stream_diff
 
@@ -67,7 +67,7 @@ def test_request_c_reads_as_httptools_does_under_the_sanitizers() -> None:
 
 def test_the_installed_request_c_reads_as_httptools_does() -> None:
     """The same on the module as built by pip (its own compiler flags), 30,000 requests."""
-    assert _whole_post is not None, "stack_runtime._request is not built"
+    assert _whole_post is not None, "stack_runtime.server._request is not built"
     seed = random.randrange(2**32)
     stats = parser_diff.run(_whole_post, seed, cases=30_000)
     assert stats.plain == 7_500 and stats.read > stats.plain

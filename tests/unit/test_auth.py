@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from stack_runtime.auth import TokenChecker, bearer_token
+from stack_runtime.asgi.auth import TokenChecker, bearer_token
 
 
 def test_bearer_parsing() -> None:

@@ -14,7 +14,7 @@ from stack_runtime.aws_lambda.envelope import classify, is_http_event, parse_cli
 from stack_runtime.aws_lambda.invocation import ClientContextCapture
 from stack_runtime.aws_lambda.package import LAMBDA_DISTRIBUTIONS, lambda_requirements
 from stack_runtime.aws_lambda.target import LambdaTarget, TargetError
-from stack_runtime.errors import ErrorItem
+from stack_runtime.core.errors import ErrorItem
 from stack_runtime.settings import SettingsError
 
 V2 = {"version": "2.0", "requestContext": {"http": {"method": "POST"}}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from stack_runtime.collector import YOUNG_THRESHOLD, tune_collector
+from stack_runtime.server.gc import YOUNG_THRESHOLD, tune_collector
 
 
 def test_freezes_what_is_loaded_and_raises_the_young_threshold() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from stack_runtime import cpus
-from stack_runtime.cpus import cgroup_cpu_limit, usable_cpus
-from stack_runtime.server import gunicorn_options
+from stack_runtime.server import cpus
+from stack_runtime.server.cpus import cgroup_cpu_limit, usable_cpus
+from stack_runtime.server.gunicorn import gunicorn_options
 from stack_runtime.settings import Settings
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stack_runtime.dispatcher import exception_error, exception_text, to_datetime
+from stack_runtime.core.dispatcher import exception_error, exception_text, to_datetime
 
 
 def _deep(levels: int, inner: Any) -> Any:

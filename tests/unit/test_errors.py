@@ -7,7 +7,7 @@ import json
 import orjson
 import pytest
 
-from stack_runtime.errors import NOT_SERIALIZABLE, CallFailure, ErrorItem, errors_body
+from stack_runtime.core.errors import NOT_SERIALIZABLE, CallFailure, ErrorItem, errors_body
 
 
 def test_the_usual_bodies_are_orjsons_bytes() -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from stack_runtime.jsvalues import js_string, truthy
+from stack_runtime.core.jsvalues import js_string, truthy
 
 
 @pytest.mark.parametrize("value", [None, False, 0, 0.0, "", math.nan])

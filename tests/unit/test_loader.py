@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stack_runtime.loader import ExtensionLoadError, load_extensions
+from stack_runtime.core.loader import ExtensionLoadError, load_extensions
 
 
 def test_loads_diy_and_connectors(fixtures: Path) -> None:

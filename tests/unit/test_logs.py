@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stack_runtime.logs import (
+from stack_runtime.core.logs import (
     KeptLines,
     _c_info_line,
     _c_keep,
@@ -219,7 +219,7 @@ _KV_VALUES: list[tuple[object, ...]] = [
 @pytest.mark.parametrize("values", _KV_VALUES, ids=range(len(_KV_VALUES)))
 def test_log_lines_in_c_read_as_in_python(values: tuple[object, ...]) -> None:
     """``kv_pairs`` (C where it applies) and ``python_kv_pairs`` give the same text."""
-    from stack_runtime.logs import kv_pairs, python_kv_pairs
+    from stack_runtime.core.logs import kv_pairs, python_kv_pairs
 
     keys = ("a", "b", "c", "d", "e", "f", "g")
     assert kv_pairs(keys, values) == python_kv_pairs(keys, values)
@@ -227,10 +227,10 @@ def test_log_lines_in_c_read_as_in_python(values: tuple[object, ...]) -> None:
 
 def test_the_c_lines_are_built_and_take_the_usual_lines() -> None:
     """The package builds ``_lines.c``; without a C compiler Python builds every line."""
-    from stack_runtime import _lines
-    from stack_runtime.logs import C_LINES
+    from stack_runtime.core import _lines
+    from stack_runtime.core.logs import C_LINES
 
-    assert C_LINES, "stack_runtime._lines is not built: install gcc, then pip install -e ."
+    assert C_LINES, "stack_runtime.core._lines is not built: install gcc, then pip install -e ."
     assert _lines.kv_pairs(("a", "b"), ("x", 1)) == "a=x, b=1"
     assert _lines.kv_pairs(("a",), ("bell\x07",)) is None  # escaped by Python
     assert _lines.kv_pairs(("a",), (True,)) is None  # js_string by Python
@@ -299,7 +299,9 @@ def test_the_c_stamp_reads_as_the_python_one() -> None:
     import random
     import time
 
-    assert _c_info_line is not None, "stack_runtime._lines is not built: install gcc, then make"
+    assert _c_info_line is not None, (
+        "stack_runtime.core._lines is not built: install gcc, then make"
+    )
     formatter = _LineFormatter()
     rng = random.Random(7)
     now = time.time()
@@ -315,8 +317,8 @@ def test_the_c_stamp_reads_as_the_python_one() -> None:
 def test_the_c_copy_into_a_kept_page_is_the_python_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same lines put on two pages, one by ``_lines.c``, one by Python: the same bytes,
     and both refuse the line that does not fit."""
-    assert _c_keep is not None, "stack_runtime._lines is not built: install gcc, then make"
-    import stack_runtime.logs as logs
+    assert _c_keep is not None, "stack_runtime.core._lines is not built: install gcc, then make"
+    import stack_runtime.core.logs as logs
 
     lines_to_keep = ["2026-01-01 00:00:00,000 INFO café\n", "x" * 40_000, "y" * 30_000, "z\n"]
     lines_to_keep.append("lone \ud800 surrogate\n")
@@ -388,7 +390,7 @@ class _StrictHandler(logging.Handler):
 
 
 def test_lone_surrogates_reach_a_strict_stream_escaped() -> None:
-    from stack_runtime.logs import StrictUtf8Records
+    from stack_runtime.core.logs import StrictUtf8Records
 
     strict = logging.getLogger("stack_runtime_test.strict")
     strict.propagate = False

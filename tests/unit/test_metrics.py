@@ -6,10 +6,10 @@ import asyncio
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from stack_runtime.dispatcher import Outcome, outcome_label
-from stack_runtime.errors import CallFailure, ErrorItem
-from stack_runtime.loader import Extensions, load_extensions
-from stack_runtime.metrics import CallMetrics, MeteredDispatcher
+from stack_runtime.asgi.metrics import CallMetrics, MeteredDispatcher
+from stack_runtime.core.dispatcher import Outcome, outcome_label
+from stack_runtime.core.errors import CallFailure, ErrorItem
+from stack_runtime.core.loader import Extensions, load_extensions
 
 from ..conftest import FIXTURES
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stack_runtime.pool import CallPool
+from stack_runtime.core.pool import CallPool
 
 who: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stack_runtime.loader import ExtensionLoadError
-from stack_runtime.reload import ExtensionCheck, Reload
+from stack_runtime.core.loader import ExtensionLoadError
+from stack_runtime.server.reload import ExtensionCheck, Reload
 
 
 class _Tmp:

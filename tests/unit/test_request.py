@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 
-from stack_runtime.protocol import _whole_post
+from stack_runtime.server.httptools import _whole_post
 
 from ..fuzz import parser_diff
 
 
 def whole_post(data: Any) -> Any:
     """``_request.whole_post``: the package builds it, and a test fails when it was not."""
-    assert _whole_post is not None, "stack_runtime._request is not built: install gcc, then make"
+    assert _whole_post is not None, (
+        "stack_runtime.server._request is not built: install gcc, then make"
+    )
     return _whole_post(data)
 
 

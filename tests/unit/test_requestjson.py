@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from stack_runtime.requestjson import MAX_DEPTH, field_path, read_error
+from stack_runtime.core.requestjson import MAX_DEPTH, field_path, read_error
 
 
 def _refused(text: str | bytes) -> orjson.JSONDecodeError:

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from stack_runtime import errors
-from stack_runtime.results import (
+from stack_runtime.core import errors
+from stack_runtime.core.results import (
     C_CHECK,
     DEFAULT_MAX_RESPONSE_SIZE,
     encode_result,
@@ -238,7 +238,7 @@ def test_the_c_check_agrees_with_the_python_one(value: Any) -> None:
 
 def test_the_c_check_is_built() -> None:
     """The package builds ``_plain.c``; without a C compiler it falls back to Python (slower)."""
-    assert C_CHECK, "stack_runtime._plain is not built: install gcc, then pip install -e ."
+    assert C_CHECK, "stack_runtime.core._plain is not built: install gcc, then pip install -e ."
 
 
 def test_the_c_check_stops_on_cycles() -> None:

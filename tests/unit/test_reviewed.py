@@ -1,6 +1,6 @@
 """The direct path is held to the uvicorn and httptools it was reviewed against.
 
-``protocol.py`` and ``_request.c`` answer ``POST /function`` in place of uvicorn's
+``server/httptools.py`` and ``server/_request.c`` answer ``POST /function`` in place of uvicorn's
 ``data_received``, ``on_url``, ``on_header`` and ``on_headers_complete`` (and of
 httptools' parser): a check that a new version adds there would not apply to them, and
 no other test would notice. So any other version, or any change to the source of those
@@ -16,17 +16,17 @@ from importlib.metadata import version
 import pytest
 from uvicorn.protocols.http import httptools_impl
 
-from stack_runtime.protocol import REVIEWED, HttpProtocol, http_protocol
+from stack_runtime.server.httptools import REVIEWED, HttpProtocol, http_protocol
 
 TO_DO = """\
-The direct path (src/stack_runtime/protocol.py, _request.c) was reviewed against uvicorn
+The direct path (src/stack_runtime/server/httptools.py, _request.c) was reviewed against uvicorn
 {reviewed.uvicorn} and httptools {reviewed.httptools}. {what}. Before the direct path may
 run on it:
-  1. read the methods listed in REVIEWED's docstring (protocol.py) in uvicorn's
+  1. read the methods listed in REVIEWED's docstring (server/httptools.py) in uvicorn's
      uvicorn/protocols/http/httptools_impl.py, and httptools' changelog, for every check
      of a request (a limit, a refused header, a new leniency) and every change in how a
      response is written;
-  2. mirror each one in protocol.py and _request.c, and say how in REVIEWED's docstring;
+  2. mirror each one in server/httptools.py and server/_request.c, and say how in REVIEWED's docstring;
   3. run `make fuzz` (the parser and stream differentials against the new version);
   4. update REVIEWED (versions and source digests) and the pins in pyproject.toml.
 On any version but the reviewed one, the workers meanwhile read every request with
@@ -74,5 +74,7 @@ def test_another_version_gets_uvicorn_s_own_protocol(monkeypatch: pytest.MonkeyP
     """The direct path only on the reviewed versions, and only when it is on."""
     assert http_protocol() is HttpProtocol
     assert http_protocol(False) is httptools_impl.HttpToolsProtocol
-    monkeypatch.setattr("stack_runtime.protocol.REVIEWED", REVIEWED._replace(uvicorn="0.0.1"))
+    monkeypatch.setattr(
+        "stack_runtime.server.httptools.REVIEWED", REVIEWED._replace(uvicorn="0.0.1")
+    )
     assert http_protocol() is httptools_impl.HttpToolsProtocol

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from stack_runtime import samples
-from stack_runtime.local import EnvelopeError, build_envelope
+from stack_runtime.devtools.local import EnvelopeError, build_envelope
 
 
 def test_record_kinds_put_the_records_where_integrator_io_does() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from watchfiles import Change
 
-from stack_runtime.dev import SourceChanges
+from stack_runtime.devtools.dev import SourceChanges
 
 ROOT = "/home/ada/my-integration/extensions"
 

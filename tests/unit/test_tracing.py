@@ -18,14 +18,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from starlette.testclient import TestClient
 
-from stack_runtime.app import StackApp
-from stack_runtime.auth import TokenChecker
-from stack_runtime.dispatcher import Dispatcher
-from stack_runtime.host import build_app
-from stack_runtime.loader import load_extensions
-from stack_runtime.logs import request_id, trace_id
-from stack_runtime.metrics import CallMetrics, MeteredDispatcher
-from stack_runtime.pool import CallPool
+from stack_runtime.asgi.app import StackApp
+from stack_runtime.asgi.auth import TokenChecker
+from stack_runtime.asgi.metrics import CallMetrics, MeteredDispatcher
+from stack_runtime.core.dispatcher import Dispatcher
+from stack_runtime.core.loader import load_extensions
+from stack_runtime.core.logs import request_id, trace_id
+from stack_runtime.core.pool import CallPool
+from stack_runtime.server.build import build_app
 from stack_runtime.settings import Settings, SettingsError
 from stack_runtime.tracing import call_tracing, tracing_requested
 from stack_runtime.tracing.otel import (

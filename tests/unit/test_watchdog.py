@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from stack_runtime.watchdog import LoopWatchdog, running_function
+from stack_runtime.core.watchdog import LoopWatchdog, running_function
 
 
 def blocks(seconds: float) -> list[tuple[str, float]]:

@@ -22,16 +22,25 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from . import errors
+from ..core import errors
+from ..core.dispatcher import Dispatcher, Outcome
+from ..core.errors import ErrorItem
+from ..core.logs import (
+    kv,
+    kv_pairs,
+    log_info,
+    logger,
+    new_request_id,
+    request_id,
+    safe_url,
+    trace_id,
+)
+from ..core.requestjson import read_error
+from ..core.watchdog import LoopWatchdog
+from ..settings import MAX_BODY_BYTES
 from .auth import TokenChecker, bearer_token
 from .connections import open_connections
-from .dispatcher import Dispatcher, Outcome
-from .errors import ErrorItem
-from .logs import kv, kv_pairs, log_info, logger, new_request_id, request_id, safe_url, trace_id
-from .requestjson import read_error
-from .settings import MAX_BODY_BYTES
 from .state import HostState
-from .watchdog import LoopWatchdog
 
 __all__ = ["Reply", "StackApp"]
 
@@ -178,7 +187,7 @@ class StackApp:
 
         The same answer as through :meth:`__call__`, and the same log lines, for
         an HTTP protocol that has read the whole request itself
-        (:class:`~stack_runtime.protocol.HttpProtocol`): ``respond`` is called
+        (:class:`~stack_runtime.server.httptools.HttpProtocol`): ``respond`` is called
         with the reply, at once when the call needs no waiting (a refused
         envelope), or else later, on the event loop; then this returns True.
         """

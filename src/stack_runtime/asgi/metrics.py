@@ -4,9 +4,9 @@ Per function and outcome: ``stack_runtime_calls_total``,
 ``stack_runtime_call_errors_total``, the ``stack_runtime_call_duration_seconds``
 histogram, and ``stack_runtime_calls_in_flight``. Envelopes refused before a function
 was resolved count as ``function=""``, ``outcome="rejected"``. Per reader, the requests
-answered by the direct path: ``stack_runtime_direct_requests_total`` (``protocol.py``). Per
+answered by the direct path: ``stack_runtime_direct_requests_total`` (``server/httptools.py``). Per
 function that was running: ``stack_runtime_event_loop_blocks_total`` and
-``stack_runtime_event_loop_blocked_seconds_total`` (``watchdog.py``).
+``stack_runtime_event_loop_blocked_seconds_total`` (``core/watchdog.py``).
 
 Under ``stack-runtime serve`` every worker process writes its numbers to files
 in a directory of its own host (prometheus-client's multiprocess mode), and
@@ -43,10 +43,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..core.dispatcher import Dispatcher
+from ..core.errors import UNAUTHORIZED, ErrorItem, errors_body
 from .app import StackApp
 from .auth import TokenChecker, bearer_token
-from .dispatcher import Dispatcher
-from .errors import UNAUTHORIZED, ErrorItem, errors_body
 
 __all__ = [
     "CallMetrics",

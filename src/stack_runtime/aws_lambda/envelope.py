@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from ..errors import ErrorItem
-from ..requestjson import read_error
+from ..core.errors import ErrorItem
+from ..core.requestjson import read_error
 
 __all__ = [
     "ENVELOPE_KEYS",
@@ -92,7 +92,7 @@ class UnreadablePayload:
 
 def read_payload(raw: str | bytes) -> Any:
     """A payload AWS's runtime client could not read, as ``orjson`` reads it (it reads
-    nesting up to :data:`~stack_runtime.requestjson.MAX_DEPTH` levels, as over HTTP,
+    nesting up to :data:`~stack_runtime.core.requestjson.MAX_DEPTH` levels, as over HTTP,
     where the runtime client stops short of 1,000), or :class:`UnreadablePayload`."""
     try:
         return orjson.loads(raw)

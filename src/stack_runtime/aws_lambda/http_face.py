@@ -13,11 +13,11 @@ from typing import Any
 
 from mangum import Mangum
 
-from ..app import StackApp
-from ..auth import TokenChecker
-from ..dispatcher import Dispatcher
-from ..logs import kv, logger
-from ..state import HostState
+from ..asgi.app import StackApp
+from ..asgi.auth import TokenChecker
+from ..asgi.state import HostState
+from ..core.dispatcher import Dispatcher
+from ..core.logs import kv, logger
 
 __all__ = ["HttpFace", "LambdaHostState", "build_http_face"]
 

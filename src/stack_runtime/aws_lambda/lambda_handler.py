@@ -18,10 +18,10 @@ from typing import Any, NoReturn
 
 import orjson
 
-from ..dispatcher import Dispatcher, Outcome
-from ..errors import CallFailure, ErrorItem
-from ..loader import load_extensions
-from ..logs import StrictUtf8Records, kv, logger, new_request_id, request_id
+from ..core.dispatcher import Dispatcher, Outcome
+from ..core.errors import CallFailure, ErrorItem
+from ..core.loader import load_extensions
+from ..core.logs import StrictUtf8Records, kv, logger, new_request_id, request_id
 from ..tracing import call_tracing
 from .config import LambdaConfig
 from .context import LambdaContext
@@ -127,7 +127,7 @@ def _answer(outcome: Outcome) -> Any:
 def build_handler(config: LambdaConfig | None = None) -> LambdaHandler:
     """Load the extensions and build the handler (once per execution environment).
 
-    Raises :class:`~stack_runtime.loader.ExtensionLoadError` (naming the file and
+    Raises :class:`~stack_runtime.core.loader.ExtensionLoadError` (naming the file and
     line) when an extension cannot be imported: the runtime reports it as an
     init error.
     """

@@ -235,7 +235,7 @@ class Dispatcher:
     """Validate, resolve and run extension calls against loaded :class:`Extensions`.
 
     ``def`` functions always run on ``executor``, a thread pool (a
-    :class:`CallPool` unless another is given, see :mod:`stack_runtime.pool`),
+    :class:`CallPool` unless another is given, see :mod:`stack_runtime.core.pool`),
     never on the event loop's thread; ``async def`` functions run on the event
     loop. A call that runs longer than
     ``call_timeout`` seconds is answered with a ``function_timeout`` error.
@@ -414,7 +414,7 @@ class Dispatcher:
         Returns the :class:`Outcome` when the call has one already: a ``def``
         function that finished while the loop waited for its thread (a
         :class:`CallPool` waits while the thread computes, at most a few
-        milliseconds, see :mod:`stack_runtime.pool`), or an ``async def``
+        milliseconds, see :mod:`stack_runtime.core.pool`), or an ``async def``
         function that cannot even be called with ``options``. Otherwise returns
         None and calls ``then`` with the outcome later, on the loop. A ``def``
         function always runs in a worker thread, never on the loop's thread; an

@@ -28,17 +28,17 @@ from typing import Any
 import uvicorn
 import watchfiles
 
-from .app import StackApp
-from .auth import TokenChecker
-from .dispatcher import Dispatcher, Outcome, Then
-from .errors import CallFailure, ErrorItem
-from .jsvalues import js_string, truthy
-from .loader import ExtensionLoadError, Extensions, load_extensions
-from .logs import logger
-from .protocol import http_protocol
+from ..asgi.app import StackApp
+from ..asgi.auth import TokenChecker
+from ..core.dispatcher import Dispatcher, Outcome, Then
+from ..core.errors import CallFailure, ErrorItem
+from ..core.jsvalues import js_string, truthy
+from ..core.loader import ExtensionLoadError, Extensions, load_extensions
+from ..core.logs import logger
+from ..core.watchdog import LoopWatchdog
+from ..server.httptools import http_protocol
+from ..settings import Settings
 from .readable import configure_readable_logging
-from .settings import Settings
-from .watchdog import LoopWatchdog
 
 __all__ = [
     "LOAD_FAILED_CODE",

@@ -17,13 +17,13 @@ from typing import Any
 
 import orjson
 
-from .errors import ErrorItem
-from .loader import ExtensionLoadError
+from ..core.errors import ErrorItem
+from ..core.loader import ExtensionLoadError
+from ..core.requestjson import read_error
+from ..samples import KIND_TYPES, SampleError, options_for, takes_records
+from ..settings import Settings
 from .local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
 from .readable import configure_readable_logging
-from .requestjson import read_error
-from .samples import KIND_TYPES, SampleError, options_for, takes_records
-from .settings import Settings
 
 __all__ = [
     "EXIT_OK",

@@ -3,8 +3,8 @@
 ``stack-runtime invoke`` and the pytest plugin are faces over this: an envelope
 goes through a JSON round trip (what integrator.io sends is JSON, so a tuple
 arrives as a list and a ``datetime`` as a string), then through the real
-:class:`~stack_runtime.dispatcher.Dispatcher` on an event loop, with ``def``
-functions in a worker thread. The :class:`~stack_runtime.dispatcher.Outcome`
+:class:`~stack_runtime.core.dispatcher.Dispatcher` on an event loop, with ``def``
+functions in a worker thread. The :class:`~stack_runtime.core.dispatcher.Outcome`
 carries the status and the very bytes the server would answer with.
 """
 
@@ -18,11 +18,11 @@ from typing import Any, Final
 
 import orjson
 
-from .dispatcher import DEFAULT_CALL_TIMEOUT, Dispatcher, Outcome
-from .errors import CallFailure
-from .loader import Extensions, load_extensions
-from .requestjson import MAX_DEPTH, too_deep
-from .samples import kind_type
+from ..core.dispatcher import DEFAULT_CALL_TIMEOUT, Dispatcher, Outcome
+from ..core.errors import CallFailure
+from ..core.loader import Extensions, load_extensions
+from ..core.requestjson import MAX_DEPTH, too_deep
+from ..samples import kind_type
 
 __all__ = ["INFER", "LocalStack", "EnvelopeError", "EnvelopeTooDeep", "build_envelope", "unload"]
 
@@ -65,7 +65,7 @@ def _deep_as_sent(envelope: Any) -> Any:
     """:meth:`LocalStack.as_sent` for an envelope nested deeper than ``orjson`` writes.
 
     Arrays (lists, tuples) and objects (dicts) are copied with a stack of
-    their own, down to :data:`~stack_runtime.requestjson.MAX_DEPTH` levels (a
+    their own, down to :data:`~stack_runtime.core.requestjson.MAX_DEPTH` levels (a
     cycle is deeper than that); everything else makes its own JSON round trip.
     """
     root: list[Any] = [None]
@@ -134,7 +134,7 @@ def build_envelope(
 
 
 def unload(extensions: Extensions) -> None:
-    """Forget the modules :func:`~stack_runtime.loader.load_extensions` registered."""
+    """Forget the modules :func:`~stack_runtime.core.loader.load_extensions` registered."""
     modules = [extensions.diy, *extensions.connectors.values()]
     packages = {m.package.split(".", 1)[0] for m in modules if m is not None}
     for name in [n for n in sys.modules if n.split(".", 1)[0] in packages]:
@@ -166,7 +166,7 @@ class LocalStack:
 
         Raises :class:`EnvelopeError` for what JSON cannot carry, and
         :class:`EnvelopeTooDeep` for an envelope nested deeper than a server
-        reads (:data:`~stack_runtime.requestjson.MAX_DEPTH` levels).
+        reads (:data:`~stack_runtime.core.requestjson.MAX_DEPTH` levels).
         """
         try:
             return orjson.loads(orjson.dumps(envelope))

@@ -53,7 +53,9 @@ def _walk(node: Traversable, prefix: PurePosixPath) -> dict[PurePosixPath, str]:
 
 def template_files() -> dict[PurePosixPath, str]:
     """The scaffold: relative path to file text."""
-    return _walk(resources.files(__package__ or "stack_runtime") / _TEMPLATES, PurePosixPath())
+    return _walk(
+        resources.files(__package__ or "stack_runtime.devtools") / _TEMPLATES, PurePosixPath()
+    )
 
 
 def scaffold(target: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-/* The plainest POST /function request, read in C (protocol.py's whole-request lane).
+/* The plainest POST /function request, read in C (httptools.py's whole-request lane).
  *
  * whole_post(data) reads data as exactly one request of the shape an HTTP
  * client or balancer sends integrator.io's calls in:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .app import StackApp
-from .auth import TokenChecker
-from .loader import load_extensions
-from .metrics import CallMetrics, MeteredDispatcher, metrics_endpoint
-from .pool import CallPool
-from .settings import Settings
-from .state import HostState
-from .tracing import call_tracing
-from .watchdog import LoopWatchdog
+from ..asgi.app import StackApp
+from ..asgi.auth import TokenChecker
+from ..asgi.metrics import CallMetrics, MeteredDispatcher, metrics_endpoint
+from ..asgi.state import HostState
+from ..core.loader import load_extensions
+from ..core.pool import CallPool
+from ..core.watchdog import LoopWatchdog
+from ..settings import Settings
+from ..tracing import call_tracing
 
 __all__ = ["build_app"]
 
@@ -22,10 +22,10 @@ def build_app(
 ) -> StackApp:
     """Import the extensions in ``settings.extensions_dir`` and build the ASGI app.
 
-    Raises :class:`~stack_runtime.loader.ExtensionLoadError` when an extension
+    Raises :class:`~stack_runtime.core.loader.ExtensionLoadError` when an extension
     cannot be imported. The thread pool for ``def`` functions starts empty and
     grows to ``settings.threads`` threads as calls arrive (after any fork); see
-    :class:`~stack_runtime.pool.CallPool`. ``metrics_dir`` is the
+    :class:`~stack_runtime.core.pool.CallPool`. ``metrics_dir`` is the
     per-host directory of prometheus-client's multiprocess mode (``None``: the
     metrics of this process only). When ``OTEL_*`` asks for traces, the dispatcher
     and the app are the traced ones of :mod:`stack_runtime.tracing.otel`.
@@ -43,7 +43,7 @@ def build_app(
         )
         app = StackApp(dispatcher, tokens, state)
     else:
-        from .tracing.otel import TracedDispatcher, TracedStackApp
+        from ..tracing.otel import TracedDispatcher, TracedStackApp
 
         traced = TracedDispatcher(
             extensions,

@@ -3,7 +3,7 @@
 The master imports the host's own code (so the workers fork with it in shared
 memory) but never an extension: each worker builds the app, importing the
 extensions as they are on disk when it starts, and ``SIGHUP`` brings new code
-in new workers without dropping a call (:mod:`stack_runtime.reload`).
+in new workers without dropping a call (:mod:`stack_runtime.server.reload`).
 ``serve`` checks that the extensions import before gunicorn starts, so one
 that does not stops start-up with its file and line.
 """
@@ -21,16 +21,16 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
-from .app import StackApp
-from .collector import tune_collector
+from ..asgi.app import StackApp
+from ..asgi.metrics import MetricsPortGuard, gunicorn_hooks
+from ..asgi.state import HostState
+from ..core.loader import ExtensionLoadError
+from ..core.logs import KeptLines, kv, logger
+from ..settings import Settings
+from .build import build_app
 from .cpus import usable_cpus
-from .host import build_app
-from .loader import ExtensionLoadError
-from .logs import KeptLines, kv, logger
-from .metrics import MetricsPortGuard, gunicorn_hooks
+from .gc import tune_collector
 from .reload import RESPAWN_PAUSE, Reload, served
-from .settings import Settings
-from .state import HostState
 
 __all__ = ["GunicornHost", "StackArbiter", "gunicorn_options"]
 
@@ -49,9 +49,9 @@ class StackArbiter(Arbiter):  # type: ignore[misc]
     When it stops the host (SIGTERM, SIGINT, SIGQUIT), it marks the host's state
     as stopping before it signals the workers: a worker that drains then stops
     the listening socket itself, for every process that holds it (see
-    :mod:`stack_runtime.worker`).
+    :mod:`stack_runtime.server.worker`).
 
-    ``SIGHUP`` starts a :class:`~stack_runtime.reload.Reload` instead of gunicorn's
+    ``SIGHUP`` starts a :class:`~stack_runtime.server.reload.Reload` instead of gunicorn's
     own (which would read its settings again and, in its last step, wait up to the
     graceful timeout without tending to the workers). A worker is retired (sent
     SIGTERM to drain) once, and counts no more among the host's workers, so a
@@ -64,11 +64,11 @@ class StackArbiter(Arbiter):  # type: ignore[misc]
     that had served did not fail to boot (extension code called ``os._exit(3)``),
     and one that never served failed on extensions that no longer import, which the
     host survives (a reload's new worker ends that reload, and any other is started
-    again after :data:`~stack_runtime.reload.RESPAWN_PAUSE` seconds, logged as
+    again after :data:`~stack_runtime.server.reload.RESPAWN_PAUSE` seconds, logged as
     ``workerNotStarted``).
 
     A worker that is gone may have left log lines it kept for a later write
-    (:class:`~stack_runtime.logs.KeptLines`): the master writes them, then a
+    (:class:`~stack_runtime.core.logs.KeptLines`): the master writes them, then a
     ``keptLinesWritten`` warning with the worker's pid.
     """
 
@@ -188,14 +188,14 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """gunicorn settings for a server stack host.
 
     - ``workers``: ``--workers``, or one per CPU the process may use (its affinity and
-      its container's CPU quota: :func:`~stack_runtime.cpus.usable_cpus`).
+      its container's CPU quota: :func:`~stack_runtime.server.cpus.usable_cpus`).
     - ``keepalive`` 301 s: idle connections outlive a load balancer's (nginx's
       upstream keep-alive is the shorter one), as in the reference.
     - ``graceful_timeout``: a drain waits for the longest call (``call_timeout``)
       plus a margin before workers are killed.
     - ``timeout``: a worker whose event loop is stuck past the call limit is replaced.
     - the control socket is off: several hosts on one machine would share it.
-    - the worker class drains without losing calls (:mod:`stack_runtime.worker`).
+    - the worker class drains without losing calls (:mod:`stack_runtime.server.worker`).
     - ``--metrics-port`` adds a second listening address for ``GET /metrics``.
     """
     workers = settings.workers or usable_cpus()
@@ -206,7 +206,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": bind,
         "workers": workers,
-        "worker_class": "stack_runtime.worker.StackWorker",
+        "worker_class": "stack_runtime.server.worker.StackWorker",
         "keepalive": settings.keepalive,
         "graceful_timeout": settings.graceful_timeout,
         "timeout": settings.graceful_timeout,
@@ -233,7 +233,7 @@ class GunicornHost(BaseApplication):  # type: ignore[misc]
         self, settings: Settings, state: HostState, metrics_dir: Path | None = None
     ) -> None:
         self.settings = settings
-        """Read by the workers (:class:`~stack_runtime.worker.StackWorker`)."""
+        """Read by the workers (:class:`~stack_runtime.server.worker.StackWorker`)."""
         self.state = state
         self.metrics_dir = metrics_dir
         self.options = gunicorn_options(settings)

@@ -4,7 +4,7 @@ each response's head and body in one system call.
 Through ASGI, uvicorn builds a scope, starts a task, and passes messages for
 every request; on a small call that is about as much work as the call itself.
 :class:`HttpProtocol` hands a ``POST /function`` whose whole body it has read
-to :meth:`StackApp.answer <stack_runtime.app.StackApp.answer>` directly (see the
+to :meth:`StackApp.answer <stack_runtime.asgi.app.StackApp.answer>` directly (see the
 class for when), and writes the reply as uvicorn would have, byte for byte.
 When one read brings exactly one such request in its plainest shape, even
 uvicorn's parser is skipped: ``_request.c`` reads it, and anything it does not
@@ -36,9 +36,9 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
-from .app import Reply, StackApp
-from .logs import kv, logger
-from .metrics import CallMetrics, MetricsPortGuard
+from ..asgi.app import Reply, StackApp
+from ..asgi.metrics import CallMetrics, MetricsPortGuard
+from ..core.logs import kv, logger
 
 _whole_post: Callable[[bytes], tuple[dict[bytes, bytes], bytes] | None] | None
 try:
@@ -241,7 +241,7 @@ class HttpProtocol(HttpToolsProtocol):
       (it has a ``Content-Length`` and no ``Expect: 100-continue``) and that
       arrives while no other response is under way (and the client reads what
       it is sent: the transport is not above its write limit) is answered by the
-      :class:`~stack_runtime.app.StackApp` itself (:meth:`StackApp.answer`)
+      :class:`~stack_runtime.asgi.app.StackApp` itself (:meth:`StackApp.answer`)
       once its body is in: no ASGI task, scope or messages; a refused call is
       answered within the same read, and a call's answer is written as soon as
       its result comes back from its thread or task. Everything uvicorn keeps per request (the

@@ -10,7 +10,7 @@ gunicorn offers for a reload; ``kill -HUP`` in a container too) then:
    workers go on serving the code they loaded;
 2. starts as many new workers as the host runs, which import the extensions;
 3. once every new worker serves (its heartbeat moved since it was born), retires
-   the old ones: each drains as on SIGTERM (:mod:`stack_runtime.worker`), its calls
+   the old ones: each drains as on SIGTERM (:mod:`stack_runtime.server.worker`), its calls
    finished, while the new ones serve; the master logs ``reloadFinished`` when the
    last old worker is gone. A new worker that exits before it serves (its
    extensions failed to import after all) ends the reload there: the new workers
@@ -37,8 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .loader import ExtensionLoadError, load_extensions
-from .logs import kv, logger
+from ..core.loader import ExtensionLoadError, load_extensions
+from ..core.logs import kv, logger
 
 __all__ = ["ExtensionCheck", "Reload", "check_extensions", "served"]
 
@@ -160,7 +160,7 @@ def _report(directory: str, fd: int) -> None:
 
 def check_extensions(directory: Path) -> None:
     """Import the extensions in a child process of their own and wait; raises
-    :class:`~stack_runtime.loader.ExtensionLoadError` when they do not import."""
+    :class:`~stack_runtime.core.loader.ExtensionLoadError` when they do not import."""
     outcome = ExtensionCheck(directory).outcome(timeout=None)
     if isinstance(outcome, ExtensionLoadError):
         raise outcome
@@ -168,7 +168,7 @@ def check_extensions(directory: Path) -> None:
 
 class Reload:
     """The reload on ``SIGHUP``, step by step (see the module's docstring), for
-    :class:`~stack_runtime.server.StackArbiter`, which calls :meth:`step` on each turn of
+    :class:`~stack_runtime.server.gunicorn.StackArbiter`, which calls :meth:`step` on each turn of
     its loop (at least every second, and at once on a signal such as a child's exit)."""
 
     def __init__(self, arbiter: Any, directory: Path) -> None:

@@ -51,11 +51,11 @@ from uvicorn.config import Config
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from .logs import keep_lines_in, kv, logger
-from .pool import CallPool
-from .protocol import HttpProtocol, http_protocol
-from .state import HostState
-from .watchdog import LoopWatchdog
+from ..asgi.state import HostState
+from ..core.logs import keep_lines_in, kv, logger
+from ..core.pool import CallPool
+from ..core.watchdog import LoopWatchdog
+from .httptools import HttpProtocol, http_protocol
 
 __all__ = ["StackWorker", "DrainingServer"]
 
@@ -142,7 +142,7 @@ class DrainingServer(Server):
     def _answer_with_close(self) -> None:
         """Every answer from now on says ``Connection: close`` and closes its connection:
         the default headers of new requests, and the requests under way (uvicorn's
-        response cycles and the direct answers of :mod:`~stack_runtime.protocol` alike)."""
+        response cycles and the direct answers of :mod:`~stack_runtime.server.httptools` alike)."""
         headers = self.server_state.default_headers
         if _CLOSE not in headers:
             self.server_state.default_headers = [*headers, _CLOSE]
@@ -261,10 +261,10 @@ class DrainingServer(Server):
 class StackWorker(UvicornWorker):  # type: ignore[misc]
     """gunicorn worker class: uvicorn serving the host's app with :class:`DrainingServer`.
 
-    Requests are read by :class:`~stack_runtime.protocol.HttpProtocol`: uvicorn's
+    Requests are read by :class:`~stack_runtime.server.httptools.HttpProtocol`: uvicorn's
     httptools protocol, writing each response in one system call and answering
     ``POST /function`` without ASGI (by uvicorn's own protocol with the direct path
-    off: :func:`~stack_runtime.protocol.http_protocol`). uvicorn's access log is off: the app logs
+    off: :func:`~stack_runtime.server.httptools.http_protocol`). uvicorn's access log is off: the app logs
     every request itself (``reqFinished``), and gunicorn's access log, which
     uvicorn's would go to, is not configured.
     """
@@ -280,7 +280,7 @@ class StackWorker(UvicornWorker):  # type: ignore[misc]
         self.config.app = app
         settings = getattr(self.app, "settings", None)  # the GunicornHost's
         self.config.http = http_protocol(getattr(settings, "direct_path", True))
-        # The master made this page before the fork (server.py): a line kept in it for a
+        # The master made this page before the fork (gunicorn.py): a line kept in it for a
         # later write is written by the master if this worker dies first.
         keep_lines_in(getattr(self, "kept_lines", None))
         metrics = getattr(app.dispatcher, "metrics", None)

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ..logs import kv, logger
+from ..core.logs import kv, logger
 
 if TYPE_CHECKING:
     from .otel import CallTracing

@@ -48,12 +48,12 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from starlette.types import Message, Receive, Scope, Send
 
-from ..app import Reply, StackApp
-from ..auth import TokenChecker
-from ..dispatcher import Dispatcher, Outcome, PreparedCall, Then, outcome_label
-from ..logs import request_id, trace_id
+from ..asgi.app import Reply, StackApp
+from ..asgi.auth import TokenChecker
+from ..asgi.state import HostState
+from ..core.dispatcher import Dispatcher, Outcome, PreparedCall, Then, outcome_label
+from ..core.logs import request_id, trace_id
 from ..settings import SettingsError
-from ..state import HostState
 
 __all__ = [
     "CallTracing",
@@ -228,7 +228,7 @@ class CallTracing:
 
 @dataclass(slots=True)
 class TracedCall(PreparedCall):
-    """A :class:`~stack_runtime.dispatcher.PreparedCall` and its open span."""
+    """A :class:`~stack_runtime.core.dispatcher.PreparedCall` and its open span."""
 
     span: Span | None = None
 
@@ -263,7 +263,7 @@ def _current(span: Span) -> Iterator[None]:
 
 
 class TracedDispatcher(Dispatcher):
-    """A :class:`~stack_runtime.dispatcher.Dispatcher` that traces every call in ``tracing``.
+    """A :class:`~stack_runtime.core.dispatcher.Dispatcher` that traces every call in ``tracing``.
 
     The span starts when the envelope is prepared (a child of the ``traceparent``
     of the request, when there is one) and carries the function, its type, the
@@ -353,7 +353,7 @@ class TracedDispatcher(Dispatcher):
 
 
 class TracedStackApp(StackApp):
-    """A :class:`~stack_runtime.app.StackApp` that lets :class:`TracedDispatcher` see the
+    """A :class:`~stack_runtime.asgi.app.StackApp` that lets :class:`TracedDispatcher` see the
     request's headers (for a W3C ``traceparent``), on both of its paths, and exports the
     spans still waiting in their batch when the server shuts down (ASGI lifespan): a
     worker's process ends without running ``atexit`` handlers."""
