@@ -178,9 +178,10 @@ for stack-runtime invoke. Refuses, writing nothing, when any of those files
 exists. Then prints the next steps."""
 
 _PACKAGE_LAMBDA = f"""\
-Build the deployment zip for an AWS Lambda stack: stack-runtime, the
-dependencies it needs on Lambda as Linux wheels for the chosen architecture and
-Python version (and those in --requirement), the extensions folder, and the
+Build the deployment zip for an AWS Lambda stack: stack-runtime (without its
+server stack and author's tools, which Lambda never runs), the dependencies it
+needs on Lambda as Linux wheels for the chosen architecture and Python version
+(and those in --requirement), the extensions folder, and the
 {WRAPPER_NAME} wrapper script. Prints what went in, the sizes, and how to
 configure the function (handler {DEFAULT_HANDLER}). pip fetches the wheels;
 nothing is built from source."""

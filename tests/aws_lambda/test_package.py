@@ -98,6 +98,21 @@ def test_zip_holds_what_the_lambda_path_needs_and_stays_small(built: tuple[Path,
         )
     tag = sys.implementation.cache_tag
     assert f"stack_runtime/aws_lambda/__pycache__/lambda_handler.{tag}.pyc" in names
+    # The server stack and the author's tools stay out, with what imports them.
+    ours = {
+        n.removeprefix("stack_runtime/").split("/")[0]
+        for n in names
+        if n.startswith("stack_runtime/")
+    }
+    assert not ours & {
+        "server",
+        "devtools",
+        "cli.py",
+        "__main__.py",
+        "testing.py",
+        "pytest_plugin.py",
+    }
+    assert {"core", "asgi", "aws_lambda", "tracing", "settings.py", "types.py"} <= ours, ours
     tops = {n.split("/")[0] for n in names}
     assert not [t for t in tops if t.startswith(NOT_ON_LAMBDA)], sorted(tops)
     assert "bin" not in tops
@@ -110,7 +125,9 @@ def test_the_unzipped_folder_alone_serves_under_the_runtime_client(
     2. Start it as a managed runtime does with AWS_LAMBDA_EXEC_WRAPPER set: the wrapper
        script gets the interpreter and the runtime's arguments; the interpreter here
        runs with -S, so no installed package is visible, only the folder.
-    3. Invoke with integrator.io's client context, then over HTTP.
+    3. Invoke with integrator.io's client context, then over HTTP: the handler answers
+       without the server stack and the author's tools, which the zip leaves out.
+    4. Import every module left in the zip: none needs a part that is not there.
     """
     task = tmp_path / "task"
     task.mkdir()
@@ -141,6 +158,12 @@ def test_the_unzipped_folder_alone_serves_under_the_runtime_client(
             assert Path(json.loads(response["body"])[name]).resolve().is_relative_to(task.resolve())
         bad = function_url_event("/function", body=probe, headers={"authorization": "Bearer nope"})
         assert runtime.invoke(bad).json()["statusCode"] == 401
+
+        # Last, as it imports everything: no module the zip holds needs a part it leaves out.
+        parts = runtime.invoke({}, {"diy": True, "function": "missingParts"}).json()
+        assert parts["missing"] == {}, parts
+        assert "stack_runtime.aws_lambda.lambda_handler" in parts["checked"], parts
+        assert "stack_runtime.core.dispatcher" in parts["checked"], parts
 
 
 def test_a_dependency_without_a_fitting_wheel_is_refused_by_name(tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 The zip holds, at its root:
 
-* ``stack_runtime/``, this project (its compiled modules, the result check and
-  the log lines, only when they were built for the target's Python and machine);
+* ``stack_runtime/``, this project without what the Lambda stack never imports
+  (:data:`NOT_PACKAGED`: the server stack, the author's tools and the modules
+  built on them), its compiled modules (the result check and the log lines) only
+  when they were built for the target's Python and machine;
 * the dependencies the Lambda stack imports (``orjson``; ``awslambdaric``;
   ``starlette``, ``mangum`` and ``python-dotenv`` for HTTP events) and any
   listed in ``--requirement``, installed from Linux wheels for the chosen
@@ -39,6 +41,7 @@ from .target import LambdaTarget
 
 __all__ = [
     "LAMBDA_DISTRIBUTIONS",
+    "NOT_PACKAGED",
     "PackageError",
     "PackageReport",
     "PackagedItem",
@@ -50,6 +53,12 @@ __all__ = [
 
 #: What the Lambda stack imports, beyond the standard library.
 LAMBDA_DISTRIBUTIONS = ("orjson", "awslambdaric", "starlette", "mangum", "python-dotenv")
+
+#: What of ``stack_runtime/`` stays out of the zip: the server stack (gunicorn, uvicorn's
+#: workers), the author's tools, and the command line, the test helpers and their pytest
+#: plugin, which import those. Nothing left in the zip imports them
+#: (tests/unit/test_imports.py holds the Lambda face to that).
+NOT_PACKAGED = ("server", "devtools", "cli.py", "__main__.py", "testing.py", "pytest_plugin.py")
 
 #: Lambda's limits: a zip uploaded directly, and the unzipped package.
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
@@ -132,6 +141,11 @@ def _files(root: Path) -> Iterable[Path]:
         for name in sorted(names):
             if not name.endswith((".pyc", ".pyo")):
                 yield Path(folder) / name
+
+
+def _packaged(path: Path) -> bool:
+    """False for a file of :data:`NOT_PACKAGED`; ``path`` is relative to ``stack_runtime/``."""
+    return path.parts[0] not in NOT_PACKAGED
 
 
 def runs_on(path: Path, target: LambdaTarget) -> bool:
@@ -261,10 +275,11 @@ def build_package(
         shutil.rmtree(staging / "bin", ignore_errors=True)
         items = _distributions(staging)
 
+        project = Path(stack_runtime.__file__).parent
         runtime_files, runtime_size = _copy_tree(
-            Path(stack_runtime.__file__).parent,
+            project,
             staging / "stack_runtime",
-            lambda path: runs_on(path, target),
+            lambda path: _packaged(path.relative_to(project)) and runs_on(path, target),
         )
         items.insert(
             0, PackagedItem("stack_runtime", stack_runtime.__version__, runtime_files, runtime_size)
