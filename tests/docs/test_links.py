@@ -4,6 +4,7 @@ when it names one: nothing points outside the repository."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from urllib.parse import unquote
@@ -82,3 +83,17 @@ def test_every_page_the_code_names_exists() -> None:
     assert found, "no comment names a page of the site"
     missing = [f"{where}: {page}" for where, page in found if not (ROOT / page).is_file()]
     assert not missing, "\n".join(missing)
+
+
+def test_every_module_the_architecture_page_names_exists() -> None:
+    """The architecture page names modules by their paths in ``src/stack_runtime/``
+    (``core/dispatcher.py``) or in the repository (``tests/...``): each exists."""
+    text = (DOCS / "architecture.md").read_text()
+    named = set(re.findall(r"`((?:[\w.]+/)*[\w.]+\.(?:py|c)|[\w]+/)`", text))
+    assert len(named) > 20, named
+    missing = [
+        name
+        for name in sorted(named)
+        if not (ROOT / name).exists() and not (ROOT / "src" / "stack_runtime" / name).exists()
+    ]
+    assert not missing, f"docs/architecture.md names what is not there: {missing}"
