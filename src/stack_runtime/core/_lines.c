@@ -5,7 +5,7 @@
  * (exactly) without a control character, an int (exactly, not a bool) below
  * 2**53 in size, or None. For anything else it returns None, and logs.py builds
  * the line in Python (js_string for other values, control characters escaped);
- * both give the same text where both apply, which tests/unit/test_logs.py checks.
+ * both give the same text where both apply, which tests/unit/core/test_logs.py checks.
  *
  * info_line(line, now) is the line as the handler writes it: the local time
  * of now (seconds since the epoch, as time.time() gives it) the way logging's

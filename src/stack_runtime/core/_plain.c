@@ -5,7 +5,7 @@
  * nested at most MAX_DEPTH levels below the value. The walk runs with the GIL
  * held and calls no Python code, so nothing can change the value meanwhile.
  * results.py holds the pure-Python version, used when this module is not built;
- * tests/unit/test_results.py checks that both agree.
+ * tests/unit/core/test_results.py checks that both agree.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

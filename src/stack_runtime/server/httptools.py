@@ -81,7 +81,7 @@ REVIEWED = Reviewed(
 )
 """The versions (and uvicorn's sources) the direct path mirrors; on any other installed
 version the workers read every request with uvicorn's own protocol (:func:`http_protocol`),
-and ``tests/unit/test_reviewed.py`` fails until this is brought up to date.
+and ``tests/unit/server/test_reviewed.py`` fails until this is brought up to date.
 
 The direct path answers a ``POST /function`` without uvicorn's ``data_received`` parsing
 it (``_request.c`` reads it) or without its ``on_headers_complete`` starting an ASGI task.

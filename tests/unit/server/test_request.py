@@ -10,7 +10,7 @@ import pytest
 
 from stack_runtime.server.httptools import _whole_post
 
-from ..fuzz import parser_diff
+from ...fuzz import parser_diff
 
 
 def whole_post(data: Any) -> Any:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,7 +35,9 @@ from stack_runtime.tracing.otel import (
     exporters_from_environ,
 )
 
-TREE = Path(__file__).parent.parent / "fixtures" / "tracing"
+from ...conftest import FIXTURES
+
+TREE = FIXTURES / "tracing"
 A = ATTRIBUTES
 
 

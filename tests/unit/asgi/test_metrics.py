@@ -11,7 +11,7 @@ from stack_runtime.core.dispatcher import Outcome, outcome_label
 from stack_runtime.core.errors import CallFailure, ErrorItem
 from stack_runtime.core.loader import Extensions, load_extensions
 
-from ..conftest import FIXTURES
+from ...conftest import FIXTURES
 
 
 def _failure(code: str) -> Outcome:
