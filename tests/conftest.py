@@ -38,6 +38,25 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
 
+#: The markers of the tiers that need more than Python (pyproject.toml registers them), by
+#: folder: ``pytest -m "not e2e and not deploy and not lambda and not bench"`` runs the quick
+#: tests alone. The modules that run the benchmark's code mark themselves ``bench``.
+MARKERS_BY_FOLDER = {
+    "e2e": "e2e",
+    "deploy": "deploy",
+    "container": "deploy",
+    "aws_lambda": "lambda",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(tests):
+            folder = item.path.relative_to(tests).parts[0]
+            if folder in MARKERS_BY_FOLDER:
+                item.add_marker(MARKERS_BY_FOLDER[folder])
+
 
 def stop_process(process: subprocess.Popen[Any], sig: int, timeout: float) -> int:
     """Send ``sig`` to a running ``process``, kill it after ``timeout`` s; its exit code."""

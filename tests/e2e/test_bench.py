@@ -24,6 +24,8 @@ from bench.workloads import WORKLOADS, Workload, expected_body, request_body
 from ..conftest import ROOT
 from .server import RunningServer, free_port, start
 
+pytestmark = pytest.mark.bench
+
 TOKEN = "bench-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 

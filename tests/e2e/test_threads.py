@@ -57,7 +57,7 @@ def quick_calls_answered_while_sleeping(server: RunningServer, function: str) ->
 def test_many_sleeping_calls_at_once_are_all_answered(one_worker: RunningServer) -> None:
     """Eight sleeping calls at once on one worker: all answered, and the worker goes on.
 
-    (That they run side by side, a thread each, is tested in tests/unit/test_pool.py.)
+    (That they run side by side, a thread each, is tested in tests/unit/core/test_pool.py.)
     """
     results: list[requests.Response] = []
     threads = [
@@ -112,6 +112,7 @@ def test_an_async_function_that_blocks_the_loop_is_logged_once_and_counted(
     assert seconds is not None and 0.4 <= float(seconds.group(1)) <= 2.0
 
 
+@pytest.mark.bench
 def test_a_def_function_that_blocks_now_and_then_costs_only_its_own_calls(
     tmp_path: Path,
 ) -> None:
