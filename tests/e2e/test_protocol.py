@@ -545,6 +545,24 @@ def test_operations_need_the_token(server: RunningServer, path: str) -> None:
     assert_unauthorized(requests.get(server.url + path, params={"access_token": "x"}, timeout=10))
 
 
+def test_operations_and_metrics_take_the_token_in_the_query(server: RunningServer) -> None:
+    """As ``POST /function``: the header when there is one, else the query's access_token;
+    every refusal is the same 401."""
+    for path in ("/openConnections", "/metrics"):
+        good = requests.get(server.url + path, params={"access_token": TOKEN}, timeout=10)
+        assert good.status_code == 200, (path, good.text)
+        assert_unauthorized(
+            requests.get(server.url + path, params={"access_token": "x"}, timeout=10)
+        )
+        wrong_header = {"Authorization": "Bearer wrong"}
+        assert_unauthorized(
+            requests.get(
+                server.url + path, params={"access_token": TOKEN}, headers=wrong_header, timeout=10
+            )
+        )
+    assert_unauthorized(requests.get(server.url + "/metrics", timeout=10))
+
+
 def test_open_connections_counts_other_clients(server: RunningServer) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     baseline = int(requests.get(server.url + "/openConnections", headers=auth, timeout=10).text)

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Token
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs
 
 import orjson
 from starlette.applications import Starlette
@@ -38,7 +37,7 @@ from ..core.logs import (
 from ..core.requestjson import read_error
 from ..core.watchdog import LoopWatchdog
 from ..settings import MAX_BODY_BYTES
-from .auth import TokenChecker, bearer_token
+from .auth import CHALLENGE, UNAUTHORIZED_BODY, TokenChecker, refusal
 from .connections import open_connections
 from .state import HostState
 
@@ -78,9 +77,7 @@ _NOT_ALLOWED = _reply(
     405, _error_body("method_not_allowed", "Use POST for /function."), (b"allow", b"POST")
 )
 _NOT_OBJECT = _reply(400, _error_body("invalid_body", "The request body must be a JSON object."))
-_UNAUTHORIZED = _reply(
-    401, errors.errors_body([errors.UNAUTHORIZED]), (b"www-authenticate", b"invalid system token")
-)
+_UNAUTHORIZED = _reply(401, UNAUTHORIZED_BODY, CHALLENGE)
 _INTERNAL_BODY = _error_body("internal_error", "The host failed to answer this request.")
 _INTERNAL = _reply(500, _INTERNAL_BODY)
 
@@ -226,8 +223,8 @@ class StackApp:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
             return _TOO_LARGE
-        authorization = headers.get(b"authorization")
-        if authorization is not None and not self.tokens.accepts_header(authorization):
+        authorization = headers.get(b"authorization")  # without it, the body may carry one
+        if authorization is not None and not self.tokens.authorizes(authorization, b""):
             return _UNAUTHORIZED
         return None
 
@@ -259,13 +256,8 @@ class StackApp:
         elif raw:
             _log_body_ignored(content_type, len(raw))
 
-        if b"authorization" not in headers:
-            token = envelope.get("access_token")
-            if not token:
-                given = parse_qs(query.decode("latin-1")).get("access_token")
-                token = given[0] if given else None
-            if not self.tokens.accepts(token):
-                return _UNAUTHORIZED
+        if b"authorization" not in headers and not self.tokens.authorizes(None, query, envelope):
+            return _UNAUTHORIZED  # (a header was checked before the body was read)
         return envelope  # type: ignore[no-any-return]
 
     # -- Starlette routes --------------------------------------------------------------
@@ -281,16 +273,10 @@ class StackApp:
             return PlainTextResponse("Service Unavailable", 503)
         return PlainTextResponse("OK")
 
-    def _authorized(self, request: Request) -> bool:
-        authorization = request.headers.get("authorization")
-        if authorization is not None:
-            return self.tokens.accepts(bearer_token(authorization))
-        return self.tokens.accepts(request.query_params.get("access_token"))
-
     async def open_connections(self, request: Request) -> Response:
         """``GET /openConnections[?terminate=true]``: other open client connections."""
-        if not self._authorized(request):
-            return _unauthorized_response()
+        if (refused := refusal(self.tokens, request)) is not None:
+            return refused
         if request.query_params.get("terminate") == "true":
             self.state.mark_terminating()
         count = open_connections(request.scope) - 1
@@ -302,8 +288,8 @@ class StackApp:
 
     async def stop_server(self, request: Request) -> Response:
         """``GET /stopServer``: shut the host down unless other connections are open."""
-        if not self._authorized(request):
-            return _unauthorized_response()
+        if (refused := refusal(self.tokens, request)) is not None:
+            return refused
         count = open_connections(request.scope) - 1
         if count > 1:
             return JSONResponse(
@@ -447,12 +433,3 @@ async def _send(send: Send, reply: Reply) -> int:
     await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
     await send({"type": "http.response.body", "body": reply.body})
     return reply.status
-
-
-def _unauthorized_response() -> Response:
-    return Response(
-        _UNAUTHORIZED.body,
-        401,
-        {"WWW-Authenticate": "invalid system token"},
-        media_type="application/json",
-    )

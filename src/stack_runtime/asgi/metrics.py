@@ -44,9 +44,9 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..core.dispatcher import Dispatcher
-from ..core.errors import UNAUTHORIZED, ErrorItem, errors_body
+from ..core.errors import ErrorItem, errors_body
 from .app import StackApp
-from .auth import TokenChecker, bearer_token
+from .auth import TokenChecker, refusal
 
 __all__ = [
     "CallMetrics",
@@ -231,23 +231,12 @@ def metrics_endpoint(
     metrics: CallMetrics, tokens: TokenChecker, open_port: int | None = None
 ) -> Callable[[Request], Any]:
     """The ``GET /metrics`` handler: needs the system token, except on ``open_port``."""
-    unauthorized = errors_body([UNAUTHORIZED])
 
     async def endpoint(request: Request) -> Response:
         server = request.scope.get("server")
-        if open_port is None or not server or server[1] != open_port:
-            authorization = request.headers.get("authorization")
-            if authorization is not None:
-                token = bearer_token(authorization)
-            else:
-                token = request.query_params.get("access_token")
-            if not tokens.accepts(token):
-                return Response(
-                    unauthorized,
-                    401,
-                    {"WWW-Authenticate": "invalid system token"},
-                    media_type="application/json",
-                )
+        guarded = open_port is None or not server or server[1] != open_port
+        if guarded and (refused := refusal(tokens, request)) is not None:
+            return refused
         return Response(metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return endpoint

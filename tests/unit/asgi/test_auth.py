@@ -43,3 +43,19 @@ def test_header_check_reads_as_bearer_parsing_then_accepts() -> None:
         assert checker.accepts_header(value) is expected, value
     assert checker.accepts_header(b"Bearer new") and not checker.accepts_header(b"Bearer x")
     assert not TokenChecker([]).accepts_header(b"Bearer ")
+
+
+def test_a_request_is_authorized_by_its_header_else_its_body_else_its_query() -> None:
+    checker = TokenChecker(["new"])
+    assert checker.authorizes(b"Bearer new", b"")
+    # A header decides alone: a good token elsewhere does not make up for a bad one.
+    assert not checker.authorizes(b"Bearer bad", b"access_token=new", {"access_token": "new"})
+    assert checker.authorizes(None, b"", {"access_token": "new"})
+    assert not checker.authorizes(None, b"access_token=new", {"access_token": "bad"})
+    assert not checker.authorizes(None, b"access_token=new", {"access_token": 5})
+    # An empty body token leaves it to the query, whose first access_token counts.
+    assert checker.authorizes(None, b"a=1&access_token=new", {"access_token": ""})
+    assert checker.authorizes(None, b"access%5Ftoken=new", None)
+    assert not checker.authorizes(None, b"access_token=bad&access_token=new")
+    assert not checker.authorizes(None, b"access_token=", {})
+    assert not TokenChecker([]).authorizes(None, b"access_token=")
