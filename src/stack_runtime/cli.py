@@ -18,8 +18,8 @@ from pathlib import Path
 from . import __version__
 from .aws_lambda.bootstrap import DEFAULT_HANDLER, WRAPPER_NAME
 from .aws_lambda.target import ARCHITECTURES, PYTHON_VERSIONS
-from .core.loader import ExtensionLoadError
-from .settings import ENV, SETTINGS, Settings, SettingsError, load_settings, setting, settings_for
+from .exceptions import ExtensionLoadError, StackRuntimeError
+from .settings import ENV, SETTINGS, Settings, load_settings, setting, settings_for
 
 __all__ = ["build_parser", "main", "settings_from"]
 
@@ -350,21 +350,24 @@ def _dev(settings: Settings) -> int:
 
 
 def _package_lambda(args: argparse.Namespace, settings: Settings) -> int:
-    from .aws_lambda.package import PackageError, build_package, format_report
-    from .aws_lambda.target import LambdaTarget, TargetError
+    from .aws_lambda.package import build_package, format_report
+    from .aws_lambda.target import LambdaTarget
 
-    try:
-        target = LambdaTarget(args.arch, args.python_version)
-        report = build_package(settings.extensions_dir, args.output, target, args.requirement)
-    except (TargetError, PackageError) as exc:
-        print(f"stack-runtime package-lambda: {exc}", file=sys.stderr)
-        return 1
-    print(format_report(report))
+    target = LambdaTarget(args.arch, args.python_version)
+    print(
+        format_report(build_package(settings.extensions_dir, args.output, target, args.requirement))
+    )
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    A command that stops on a :class:`~stack_runtime.exceptions.StackRuntimeError` says why
+    on one line of standard error, ``stack-runtime COMMAND: ...``, and exits with the error's
+    :attr:`~stack_runtime.exceptions.StackRuntimeError.exit_status` (2 for settings and usage
+    errors, else 1; ``invoke`` exits 3 when the extensions do not import).
+    """
     args = build_parser().parse_args(argv)
     try:
         if args.command == "init":
@@ -382,15 +385,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .devtools.invoke import run_invoke
 
             return run_invoke(args, settings)
-    except SettingsError as exc:
-        print(f"stack-runtime {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except ExtensionLoadError as exc:
-        print(f"stack-runtime {args.command}: cannot load extensions: {exc}", file=sys.stderr)
-        return 1
+    except StackRuntimeError as exc:
+        said = f"{exc.headline}: {exc}" if exc.headline else str(exc)
+        print(f"stack-runtime {args.command}: {said}", file=sys.stderr)
+        return _exit_status(args.command, exc)
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _exit_status(command: str, exc: StackRuntimeError) -> int:
+    if command == "invoke" and isinstance(exc, ExtensionLoadError):
+        from .devtools.invoke import EXIT_LOAD_FAILED
+
+        return EXIT_LOAD_FAILED
+    return exc.exit_status
 
 
 if __name__ == "__main__":  # pragma: no cover

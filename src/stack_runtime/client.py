@@ -30,6 +30,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from .exceptions import IntegratorAPIError
+
 __all__ = ["DEFAULT_BASE_URL", "ENV_BASE_URL", "IntegratorAPIError", "IntegratorClient"]
 
 #: integrator.io's public API (North America).
@@ -37,66 +39,6 @@ DEFAULT_BASE_URL = "https://api.integrator.io/v1"
 #: Environment variable that replaces :data:`DEFAULT_BASE_URL`.
 ENV_BASE_URL = "INTEGRATOR_API_URL"
 _DEFAULT_TIMEOUT = 60.0
-
-
-class IntegratorAPIError(Exception):
-    """integrator.io's API answered with an error, or could not be reached.
-
-    ``code`` and ``message`` are integrator.io's first error when its answer has
-    ``{"errors": [...]}``; otherwise ``code`` is ``http_<status>`` and ``message``
-    the start of the body. ``status`` is 0 when no answer came at all.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        method: str = "",
-        url: str = "",
-        errors: list[dict[str, Any]] | None = None,
-        body: str = "",
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.method = method
-        self.url = url
-        self.errors = errors if errors is not None else []
-        self.body = body
-        where = f"{method} {url} " if method else ""
-        answer = f"answered {status}" if status else "failed"
-        super().__init__(f"integrator.io API {where}{answer}: {message}")
-
-    @classmethod
-    def from_response(cls, response: requests.Response) -> IntegratorAPIError:
-        """The error for a 4xx or 5xx ``response``."""
-        status = response.status_code
-        body = response.text
-        errors: list[dict[str, Any]] = []
-        try:
-            parsed = response.json()
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("errors"), list):
-            errors = [e for e in parsed["errors"] if isinstance(e, dict)]
-        if errors:
-            code = str(errors[0].get("code") or f"http_{status}")
-            message = str(errors[0].get("message") or response.reason or "")
-        else:
-            code = f"http_{status}"
-            message = (body.strip()[:200] or response.reason or "no body").replace("\n", " ")
-        method = (response.request.method or "") if response.request is not None else ""
-        return cls(
-            status,
-            code,
-            message,
-            method=method,
-            url=_without_query(response.url),
-            errors=errors,
-            body=body,
-        )
 
 
 def _without_query(url: str) -> str:
@@ -169,7 +111,7 @@ class IntegratorClient:
                 0, "api_unreachable", str(exc), method=method.upper(), url=_without_query(url)
             ) from exc
         if response.status_code >= 400:
-            raise IntegratorAPIError.from_response(response)
+            raise _api_error(response)
         return response
 
     @staticmethod
@@ -232,3 +174,32 @@ class IntegratorClient:
     def set_state(self, key: str, value: Any) -> Any:
         """Store ``value`` under ``key`` in integrator.io's state API."""
         return self.put(f"state/{key}", value)
+
+
+def _api_error(response: requests.Response) -> IntegratorAPIError:
+    """The error for a 4xx or 5xx ``response``."""
+    status = response.status_code
+    body = response.text
+    errors: list[dict[str, Any]] = []
+    try:
+        parsed = response.json()
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("errors"), list):
+        errors = [e for e in parsed["errors"] if isinstance(e, dict)]
+    if errors:
+        code = str(errors[0].get("code") or f"http_{status}")
+        message = str(errors[0].get("message") or response.reason or "")
+    else:
+        code = f"http_{status}"
+        message = (body.strip()[:200] or response.reason or "no body").replace("\n", " ")
+    method = (response.request.method or "") if response.request is not None else ""
+    return IntegratorAPIError(
+        status,
+        code,
+        message,
+        method=method,
+        url=_without_query(response.url),
+        errors=errors,
+        body=body,
+    )

@@ -82,7 +82,7 @@ def stack_extensions_dir(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture
 def stack(stack_extensions_dir: Path) -> Iterator[Stack]:
     """The extensions, freshly imported for this test, ready to call as integrator.io does."""
-    from .core.loader import ExtensionLoadError
+    from .exceptions import ExtensionLoadError
     from .testing import Stack
 
     try:

@@ -27,6 +27,7 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
+from .exceptions import SampleError
 from .types import (
     BaseOptions,
     Connection,
@@ -58,7 +59,6 @@ __all__ = [
     "JOB_ID",
     "BEARER_TOKEN",
     "KIND_TYPES",
-    "SampleError",
     "kind_type",
     "options_for",
     "takes_records",
@@ -105,10 +105,6 @@ KIND_TYPES: Mapping[str, str] = {
     "persistSettings": "setting",
     "refreshMetadata": "setting",
 }
-
-
-class SampleError(ValueError):
-    """The sample options asked for cannot be built (records for a kind that takes none)."""
 
 
 def kind_type(kind: str | None) -> str | None:

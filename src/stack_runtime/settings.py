@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .exceptions import SettingsError
+
 __all__ = [
     "COMMANDS",
     "ENV",
@@ -29,7 +31,6 @@ __all__ = [
     "SETTINGS",
     "Setting",
     "Settings",
-    "SettingsError",
     "load_settings",
     "read_settings",
     "setting",
@@ -44,10 +45,6 @@ MAX_BODY_BYTES = 50 * 1024 * 1024
 #: What reads settings: the ``stack-runtime`` commands, and ``lambda``, the Lambda face
 #: (``stack_runtime.aws_lambda.handler``), which reads the environment only.
 COMMANDS = ("serve", "dev", "invoke", "package-lambda", "lambda")
-
-
-class SettingsError(ValueError):
-    """A setting is missing or has a value that cannot be used."""
 
 
 # Kinds of value: each reads a raw value (a flag's, or an environment variable's text),

@@ -31,8 +31,9 @@ from typing import Any
 import orjson
 
 from .core.dispatcher import DEFAULT_CALL_TIMEOUT, Outcome
-from .devtools.local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
-from .samples import SampleError, options_for
+from .devtools.local import INFER, LocalStack, _Infer, build_envelope
+from .exceptions import EnvelopeError, ExtensionCallError, ResultShapeError, SampleError
+from .samples import options_for
 from .shapes import shape_problems
 from .types import Record
 
@@ -83,33 +84,6 @@ class CallResult:
     def of(cls, outcome: Outcome) -> CallResult:
         """The result of a dispatcher :class:`~stack_runtime.core.dispatcher.Outcome`."""
         return cls(outcome.status, outcome.body)
-
-
-class ExtensionCallError(Exception):
-    """A call answered with errors (a 422) instead of a result."""
-
-    def __init__(self, function: str, result: CallResult) -> None:
-        self.function = function
-        self.call_result = result
-        self.status = result.status
-        self.errors = result.errors
-        self.codes = result.codes
-        self.body = result.body
-        super().__init__(
-            f"{function} answered {result.status}: {result.body.decode('utf-8', 'replace')}"
-        )
-
-
-class ResultShapeError(AssertionError):
-    """A call answered 200, with a result integrator.io would misread for the function's kind."""
-
-    def __init__(self, function: str, kind: str, problems: list[str], result: Any) -> None:
-        self.function = function
-        self.kind = kind
-        self.problems = problems
-        self.result = result
-        listed = "\n  ".join(problems)
-        super().__init__(f"{function} returned a result of the wrong shape for {kind}:\n  {listed}")
 
 
 class Stack:

@@ -85,3 +85,23 @@ def test_a_bad_flag_value_is_a_usage_error(
     monkeypatch.chdir(tmp_path)
     assert main(["serve", "--threads", "0"]) == 2
     assert "stack-runtime serve: --threads must be at least 1, got '0'" in capsys.readouterr().err
+
+
+def test_a_stack_runtime_error_is_one_line_and_the_commands_exit_status(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stack_runtime.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    folder = ["--extensions", str(tmp_path)]
+    assert main(["package-lambda", *folder, "--python-version", "2.7"]) == 1  # TargetError
+    err = capsys.readouterr().err
+    assert err.startswith("stack-runtime package-lambda: ") and err.count("\n") == 1, err
+    (tmp_path / "file").write_text("")
+    assert main(["init", str(tmp_path / "file")]) == 2  # UsageError
+    assert capsys.readouterr().err == f"stack-runtime init: {tmp_path / 'file'} is not a folder\n"
+    missing = ["--extensions", str(tmp_path / "none")]
+    assert main(["invoke", "f", "--flat", *missing]) == 3  # ExtensionLoadError, on invoke
+    assert capsys.readouterr().err.startswith("stack-runtime invoke: cannot load extensions: ")
+    assert main(["dev", *missing]) == 1  # the same error, on dev
+    assert capsys.readouterr().err.startswith("stack-runtime dev: cannot load extensions: ")

@@ -2,6 +2,7 @@
 
 The parts, bottom up (a part is a subpackage or a top-level module):
 
+-1. ``exceptions``, which every part may import and which imports no part;
 0. ``settings``, ``types``, ``client`` and the package itself (``__version__``);
 1. ``core``: the dispatcher and what it needs, knowing nothing of HTTP, Lambda or gunicorn;
 2. ``asgi`` (the HTTP face), ``samples`` and ``shapes``;
@@ -33,6 +34,7 @@ PACKAGE = Path(stack_runtime.__file__).parent
 LEVELS: dict[str, int] = {
     "": 0,  # stack_runtime/__init__.py
     "settings": 0,
+    "exceptions": -1,  # below everything: it imports nothing of the package
     "types": 0,
     "client": 0,
     "core": 1,

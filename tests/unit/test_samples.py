@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from stack_runtime import samples
-from stack_runtime.devtools.local import EnvelopeError, build_envelope
+from stack_runtime.devtools.local import build_envelope
+from stack_runtime.exceptions import EnvelopeError
 
 
 def test_record_kinds_put_the_records_where_integrator_io_does() -> None:

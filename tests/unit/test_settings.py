@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from stack_runtime.exceptions import SettingsError
 from stack_runtime.settings import (
     SETTINGS,
     Settings,
-    SettingsError,
     load_settings,
     settings_reference,
 )

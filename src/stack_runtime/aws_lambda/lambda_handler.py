@@ -7,7 +7,7 @@ where the runtime looks the handler up.
 
 A call that succeeds returns the function's result (as the compact JSON the
 dispatcher made, so ``NaN`` is ``null`` and the payload is always valid JSON).
-A call that fails raises :class:`FunctionError`, whose message is exactly what
+A call that fails raises :class:`~stack_runtime.exceptions.FunctionError`, whose message is exactly what
 integrator.io reads: ``{"statusCode": 422, "errors": [...]}``.
 """
 
@@ -22,13 +22,14 @@ from ..core.dispatcher import Dispatcher, Outcome
 from ..core.errors import CallFailure, ErrorItem
 from ..core.loader import load_extensions
 from ..core.logs import StrictUtf8Records, kv, logger, new_request_id, request_id
+from ..exceptions import FunctionError
 from ..tracing import call_tracing
 from .config import LambdaConfig
 from .context import LambdaContext
 from .envelope import UnreadablePayload, carries_envelope, classify, parse_client_context
 from .invocation import ClientContextCapture, capture
 
-__all__ = ["FunctionError", "LambdaHandler", "build_handler", "RUNTIME_NOT_CONFIGURED"]
+__all__ = ["LambdaHandler", "build_handler", "RUNTIME_NOT_CONFIGURED"]
 
 try:  # the JSON library of AWS's runtime client: a result it writes out verbatim
     from simplejson import RawJSON as _RawJSON
@@ -46,18 +47,6 @@ RUNTIME_NOT_CONFIGURED = ErrorItem(
 )
 
 
-class FunctionError(Exception):
-    """A failed call, reported to Lambda as a function error.
-
-    ``str(error)`` is the JSON ``{"statusCode": ..., "errors": [...]}``: the
-    function error's ``errorMessage``, which integrator.io parses.
-    """
-
-    def __init__(self, failure: CallFailure) -> None:
-        self.failure = failure
-        super().__init__(failure.lambda_message())
-
-
 class LambdaHandler:
     """The Lambda handler: extensions loaded once, a dispatcher, the HTTP face on demand."""
 
@@ -73,7 +62,7 @@ class LambdaHandler:
         self._http: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
 
     def __call__(self, event: Any, context: LambdaContext) -> Any:
-        """Serve one invocation; returns the result or raises :class:`FunctionError`."""
+        """Serve one invocation; returns the result or raises :class:`~stack_runtime.exceptions.FunctionError`."""
         aws_request_id = getattr(context, "aws_request_id", None)
         token = request_id.set(aws_request_id or new_request_id())
         try:

@@ -36,13 +36,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..exceptions import PackageError
 from .bootstrap import DEFAULT_HANDLER, WRAPPER_NAME
 from .target import LambdaTarget
 
 __all__ = [
     "LAMBDA_DISTRIBUTIONS",
     "NOT_PACKAGED",
-    "PackageError",
     "PackageReport",
     "PackagedItem",
     "build_package",
@@ -68,10 +68,6 @@ _SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".pytest_cache"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _NO_WHEEL = re.compile(r"No matching distribution found for (\S+)")
 _VERSIONS = re.compile(r"\(from versions: ([^)]*)\)")
-
-
-class PackageError(Exception):
-    """The deployment package cannot be built; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["ARCHITECTURES", "PYTHON_VERSIONS", "LambdaTarget", "TargetError"]
+from ..exceptions import TargetError
+
+__all__ = ["ARCHITECTURES", "PYTHON_VERSIONS", "LambdaTarget"]
 
 #: Lambda's architecture names and the machine names wheels use for them.
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
 
 #: The managed Python runtimes stack-runtime supports, with their glibc (major, minor).
 PYTHON_VERSIONS = {"3.11": (2, 26), "3.12": (2, 34), "3.13": (2, 34), "3.14": (2, 34)}
-
-
-class TargetError(ValueError):
-    """An architecture or Python version that no supported Lambda runtime has."""
 
 
 @dataclass(frozen=True)

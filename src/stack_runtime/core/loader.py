@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import ExtensionLoadError
+
 __all__ = [
-    "ExtensionLoadError",
     "ExtensionModule",
     "Extensions",
     "NAMESPACE_ATTRIBUTES",
@@ -50,17 +51,6 @@ ExtensionFunction = Callable[[Any], Any]
 def namespace_attribute(type_value: str) -> str:
     """The attribute that holds the namespace for an envelope ``type``."""
     return NAMESPACE_ATTRIBUTES.get(type_value, type_value)
-
-
-class ExtensionLoadError(Exception):
-    """An extension could not be imported; says which file, which line and why."""
-
-    def __init__(self, file: str, line: int | None, detail: str) -> None:
-        self.file = file
-        self.line = line
-        self.detail = detail
-        where = f"{file}, line {line}" if line else file
-        super().__init__(f"{where}: {detail}")
 
 
 def _display_path(path: Path | str) -> str:

@@ -33,9 +33,10 @@ from ..asgi.auth import TokenChecker
 from ..core.dispatcher import Dispatcher, Outcome, Then
 from ..core.errors import CallFailure, ErrorItem
 from ..core.jsvalues import js_string, truthy
-from ..core.loader import ExtensionLoadError, Extensions, load_extensions
+from ..core.loader import Extensions, load_extensions
 from ..core.logs import logger
 from ..core.watchdog import LoopWatchdog
+from ..exceptions import ExtensionLoadError
 from ..server.httptools import http_protocol
 from ..settings import Settings
 from .readable import configure_readable_logging

@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 
 from ..core.errors import ErrorItem
-from ..core.loader import ExtensionLoadError
 from ..core.requestjson import read_error
-from ..samples import KIND_TYPES, SampleError, options_for, takes_records
+from ..exceptions import UsageError
+from ..samples import KIND_TYPES, options_for, takes_records
 from ..settings import Settings
-from .local import INFER, EnvelopeError, LocalStack, _Infer, build_envelope
+from .local import INFER, LocalStack, _Infer, build_envelope
 from .readable import configure_readable_logging
 
 __all__ = [
@@ -41,10 +41,6 @@ EXIT_USAGE = 2
 """Bad flags, or an options, records or envelope file that cannot be read."""
 EXIT_LOAD_FAILED = 3
 """The extensions folder could not be imported."""
-
-
-class UsageError(ValueError):
-    """The command line asks for something that cannot be done."""
 
 
 def _read_json(path: str, what: str) -> Any:
@@ -153,25 +149,18 @@ def _timed_out(errors: tuple[ErrorItem, ...]) -> bool:
 
 def run_invoke(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``stack-runtime invoke`` with the parsed ``args`` (see :mod:`stack_runtime.cli`);
-    returns the exit status (see ``EXIT_*``)."""
-    try:
-        envelope = build_invoke_envelope(args)
-    except (UsageError, EnvelopeError, SampleError) as exc:
-        print(f"stack-runtime invoke: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    returns the exit status of the call (see ``EXIT_*``).
+
+    Raises :class:`~stack_runtime.exceptions.UsageError` (and the other errors of
+    ``EXIT_USAGE``) and :class:`~stack_runtime.exceptions.ExtensionLoadError`, which
+    :func:`stack_runtime.cli.main` turns into their exit statuses.
+    """
+    envelope = build_invoke_envelope(args)
     configure_readable_logging(settings.log_level, Path(settings.extensions_dir))
     # Whatever extension code prints must not mix with the answer on standard output.
     with contextlib.redirect_stdout(sys.stderr):
-        try:
-            local = LocalStack.load(settings.extensions_dir, call_timeout=settings.call_timeout)
-        except ExtensionLoadError as exc:
-            print(f"stack-runtime invoke: cannot load extensions: {exc}", file=sys.stderr)
-            return EXIT_LOAD_FAILED
-        try:
-            outcome = local.dispatch_sync(envelope)
-        except EnvelopeError as exc:
-            print(f"stack-runtime invoke: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+        local = LocalStack.load(settings.extensions_dir, call_timeout=settings.call_timeout)
+        outcome = local.dispatch_sync(envelope)
     _write(outcome.body, args.pretty)
     status = EXIT_OK if outcome.status == 200 else EXIT_CALL_FAILED
     if outcome.failure is not None and _timed_out(outcome.failure.errors):

@@ -22,9 +22,10 @@ from ..core.dispatcher import DEFAULT_CALL_TIMEOUT, Dispatcher, Outcome
 from ..core.errors import CallFailure
 from ..core.loader import Extensions, load_extensions
 from ..core.requestjson import MAX_DEPTH, too_deep
+from ..exceptions import EnvelopeError, EnvelopeTooDeep
 from ..samples import kind_type
 
-__all__ = ["INFER", "LocalStack", "EnvelopeError", "EnvelopeTooDeep", "build_envelope", "unload"]
+__all__ = ["INFER", "LocalStack", "build_envelope", "unload"]
 
 
 class _Infer:
@@ -36,24 +37,10 @@ class _Infer:
 INFER: Final = _Infer()
 
 
-class EnvelopeError(ValueError):
-    """An envelope cannot be built as asked (its type cannot be told, options not JSON)."""
-
-
-class EnvelopeTooDeep(EnvelopeError):
-    """An envelope nested deeper than a server reads: the server would answer it 400.
-
-    :meth:`LocalStack.dispatch` answers it so too, with :meth:`outcome`.
-    """
-
-    def __init__(self, field: str | None) -> None:
-        self.error = too_deep("The request body", field)
-        super().__init__(self.error.message)
-
-    def outcome(self) -> Outcome:
-        """The ``400 nesting_too_deep`` a server answers."""
-        failure = CallFailure(400, (self.error,))
-        return Outcome(400, failure.body(), failure)
+def _refused(exc: EnvelopeTooDeep) -> Outcome:
+    """The ``400 nesting_too_deep`` a server answers to an envelope nested too deep."""
+    failure = CallFailure(400, (exc.error,))
+    return Outcome(400, failure.body(), failure)
 
 
 _ORJSON_TOO_DEEP = "Recursion limit reached"
@@ -81,7 +68,8 @@ def _deep_as_sent(envelope: Any) -> Any:
                 raise EnvelopeError(f"the options are not JSON data: {exc}") from None
             continue
         if depth > MAX_DEPTH:
-            raise EnvelopeTooDeep(".".join(k for k in path if k is not None) or None)
+            field = ".".join(k for k in path if k is not None) or None
+            raise EnvelopeTooDeep(too_deep("The request body", field))
         follows = len(path) < _PATH_LEVELS and (not path or path[-1] is not None)
         if is_object:
             copy: dict[str, Any] = {}
@@ -180,7 +168,7 @@ class LocalStack:
         try:
             sent = self.as_sent(envelope)
         except EnvelopeTooDeep as exc:
-            return exc.outcome()
+            return _refused(exc)
         return await self.dispatcher.dispatch(sent)
 
     def dispatch_sync(self, envelope: Any) -> Outcome:
@@ -192,7 +180,7 @@ class LocalStack:
         try:
             sent = self.as_sent(envelope)
         except EnvelopeTooDeep as exc:
-            return exc.outcome()
+            return _refused(exc)
         return self._runner.run(self.dispatcher.dispatch(sent))
 
     def close(self, *, wait: bool = True) -> None:

@@ -13,14 +13,14 @@ nothing is written.
 from __future__ import annotations
 
 import shlex
-import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
+from ..exceptions import ScaffoldExists, UsageError
+
 __all__ = [
     "NEXT_STEPS",
-    "ScaffoldExists",
     "next_steps",
     "run_init",
     "scaffold",
@@ -28,15 +28,6 @@ __all__ = [
 ]
 
 _TEMPLATES = "_scaffold"
-
-
-class ScaffoldExists(FileExistsError):
-    """Some of the files to write exist already; ``paths`` lists them."""
-
-    def __init__(self, paths: list[Path]) -> None:
-        self.paths = paths
-        listed = "\n  ".join(str(p) for p in paths)
-        super().__init__(f"these files exist already; nothing was written:\n  {listed}")
 
 
 def _walk(node: Traversable, prefix: PurePosixPath) -> dict[PurePosixPath, str]:
@@ -96,17 +87,13 @@ def next_steps(target: Path) -> str:
 
 
 def run_init(directory: str) -> int:
-    """Run ``stack-runtime init directory``; 0 when written, 1 when files exist, 2 when
-    ``directory`` is a file."""
+    """Run ``stack-runtime init directory``; 0 when written. Raises
+    :class:`~stack_runtime.exceptions.ScaffoldExists` when files exist (exit status 1) and
+    :class:`~stack_runtime.exceptions.UsageError` when ``directory`` is a file (2)."""
     target = Path(directory)
     if target.exists() and not target.is_dir():
-        print(f"stack-runtime init: {target} is not a folder", file=sys.stderr)
-        return 2
-    try:
-        written = scaffold(target)
-    except ScaffoldExists as exc:
-        print(f"stack-runtime init: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(f"{target} is not a folder")
+    written = scaffold(target)
     for path in written:
         print(f"created {path}")
     print(f"\n{next_steps(target)}")

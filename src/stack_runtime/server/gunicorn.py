@@ -24,8 +24,8 @@ from gunicorn.errors import HaltServer
 from ..asgi.app import StackApp
 from ..asgi.metrics import MetricsPortGuard, gunicorn_hooks
 from ..asgi.state import HostState
-from ..core.loader import ExtensionLoadError
 from ..core.logs import KeptLines, kv, logger
+from ..exceptions import ExtensionLoadError
 from ..settings import Settings
 from .build import build_app
 from .cpus import usable_cpus

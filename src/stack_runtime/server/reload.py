@@ -37,8 +37,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..core.loader import ExtensionLoadError, load_extensions
+from ..core.loader import load_extensions
 from ..core.logs import kv, logger
+from ..exceptions import ExtensionLoadError
 
 __all__ = ["ExtensionCheck", "Reload", "check_extensions", "served"]
 

@@ -53,7 +53,7 @@ from ..asgi.auth import TokenChecker
 from ..asgi.state import HostState
 from ..core.dispatcher import Dispatcher, Outcome, PreparedCall, Then, outcome_label
 from ..core.logs import request_id, trace_id
-from ..settings import SettingsError
+from ..exceptions import SettingsError
 
 __all__ = [
     "CallTracing",

@@ -13,9 +13,9 @@ from stack_runtime.aws_lambda.config import LambdaConfig
 from stack_runtime.aws_lambda.envelope import classify, is_http_event, parse_client_context
 from stack_runtime.aws_lambda.invocation import ClientContextCapture
 from stack_runtime.aws_lambda.package import LAMBDA_DISTRIBUTIONS, lambda_requirements
-from stack_runtime.aws_lambda.target import LambdaTarget, TargetError
+from stack_runtime.aws_lambda.target import LambdaTarget
 from stack_runtime.core.errors import ErrorItem
-from stack_runtime.settings import SettingsError
+from stack_runtime.exceptions import SettingsError, TargetError
 
 V2 = {"version": "2.0", "requestContext": {"http": {"method": "POST"}}}
 V1 = {"resource": "/x", "httpMethod": "POST", "requestContext": {"stage": "prod"}}

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from stack_runtime.core.loader import ExtensionLoadError, load_extensions
+from stack_runtime.core.loader import load_extensions
+from stack_runtime.exceptions import ExtensionLoadError
 
 
 def test_loads_diy_and_connectors(fixtures: Path) -> None:

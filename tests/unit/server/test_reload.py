@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stack_runtime.core.loader import ExtensionLoadError
+from stack_runtime.exceptions import ExtensionLoadError
 from stack_runtime.server.reload import ExtensionCheck, Reload
 
 

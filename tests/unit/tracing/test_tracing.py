@@ -24,8 +24,9 @@ from stack_runtime.core.dispatcher import Dispatcher
 from stack_runtime.core.loader import load_extensions
 from stack_runtime.core.logs import request_id, trace_id
 from stack_runtime.core.pool import CallPool
+from stack_runtime.exceptions import SettingsError
 from stack_runtime.server.build import build_app
-from stack_runtime.settings import Settings, SettingsError
+from stack_runtime.settings import Settings
 from stack_runtime.tracing import call_tracing, tracing_requested
 from stack_runtime.tracing.otel import (
     ATTRIBUTES,
