@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from stack_runtime.asgi.metrics import CallMetrics, MeteredDispatcher, use_multiprocess_dir
+from stack_runtime.asgi.metrics import CallMetrics, use_multiprocess_dir
 from stack_runtime.core.dispatcher import Dispatcher
 from stack_runtime.core.loader import load_extensions
 
@@ -43,7 +43,7 @@ def per_call_us(dispatcher: Dispatcher) -> float:
 
 
 def hook_us(metrics: CallMetrics, calls: int = 200_000) -> float:
-    """The counting a metered dispatcher adds to one call (:meth:`Dispatcher.run`)."""
+    """The counting a metered dispatcher adds to one call (:meth:`Dispatcher.launch`)."""
     best = float("inf")
     for _ in range(ROUNDS):
         started = time.perf_counter()
@@ -62,7 +62,7 @@ def main() -> None:
     logging.getLogger("stack_runtime").setLevel(logging.WARNING)
     extensions = load_extensions(FIXTURES / "protocol")
     plain = per_call_us(Dispatcher(extensions))
-    metered = per_call_us(MeteredDispatcher(extensions, metrics=CallMetrics()))
+    metered = per_call_us(Dispatcher(extensions, metrics=CallMetrics()))
     single = hook_us(CallMetrics())
     directory = use_multiprocess_dir()
     try:

@@ -23,7 +23,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from stack_runtime.asgi.metrics import CallMetrics, MeteredDispatcher
+from stack_runtime.asgi.metrics import CallMetrics
+from stack_runtime.core.dispatcher import Dispatcher
 from stack_runtime.core.loader import load_extensions
 
 from .metrics_cost import CALLS, FIXTURES, ROUNDS, per_call_us
@@ -59,7 +60,7 @@ def main() -> None:
 
     logging.getLogger("stack_runtime").setLevel(logging.WARNING)
     extensions = load_extensions(FIXTURES / "protocol")
-    off = per_call_us(MeteredDispatcher(extensions, metrics=CallMetrics()))
+    off = per_call_us(Dispatcher(extensions, metrics=CallMetrics()))
     tracing = CallTracing(lambda: [Dropped()], make_global=False)
     on = per_call_us(TracedDispatcher(extensions, metrics=CallMetrics(), tracing=tracing))
     tracing.shutdown()

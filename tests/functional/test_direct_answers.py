@@ -402,7 +402,7 @@ def test_an_error_of_the_host_itself_is_a_json_500_either_way(
 
     for served in both:
         dispatcher = served.app.dispatcher
-        begin, begin_then, finish = dispatcher.begin, dispatcher.begin_then, dispatcher.finish
+        begin, begin_then, finish = dispatcher.begin, dispatcher.begin_then, dispatcher._finish
 
         def broken(envelope: Any, *then: Any, begin: Any = begin, other: Any = begin_then) -> Any:
             if envelope.get("function") == "hostBug":
@@ -416,7 +416,7 @@ def test_an_error_of_the_host_itself_is_a_json_500_either_way(
 
         monkeypatch.setattr(dispatcher, "begin", broken)
         monkeypatch.setattr(dispatcher, "begin_then", broken)
-        monkeypatch.setattr(dispatcher, "finish", broken_later)
+        monkeypatch.setattr(dispatcher, "_finish", broken_later)
     direct, through_asgi = both
     for name, options in (("hostBug", {"x": 1}), ("echo", {"x": "later"})):
         parts = (post(call(name, options)), post(ECHO))

@@ -14,9 +14,9 @@ in a directory of its own host (prometheus-client's multiprocess mode), and
 start-up, a dead worker's in-flight gauge is dropped by gunicorn's
 ``child_exit`` hook, and the directory is removed when the host exits.
 
-On the call path, :meth:`Dispatcher.run` tells :class:`CallMetrics` of each call
-(it is the dispatcher's ``metrics``), which counts in plain Python numbers; the
-worker adds them to the shared files every 0.1 s (:meth:`CallMetrics.flush`).
+On the call path, the :class:`~stack_runtime.core.dispatcher.Dispatcher` tells
+:class:`CallMetrics` of each call (it is the dispatcher's ``metrics``), which counts in
+plain Python numbers; the worker adds them to the shared files every 0.1 s (:meth:`CallMetrics.flush`).
 """
 
 from __future__ import annotations
@@ -43,14 +43,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ..core.dispatcher import Dispatcher
 from ..core.errors import ErrorItem, errors_body
 from .app import StackApp
 from .auth import TokenChecker, refusal
 
 __all__ = [
     "CallMetrics",
-    "MeteredDispatcher",
     "metrics_endpoint",
     "use_multiprocess_dir",
     "gunicorn_hooks",
@@ -215,16 +213,6 @@ class CallMetrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(self.directory))  # type: ignore[no-untyped-call]
         return generate_latest(registry)
-
-
-class MeteredDispatcher(Dispatcher):
-    """A :class:`Dispatcher` that counts and times every call in :class:`CallMetrics`
-    (a dispatcher whose ``metrics`` is required)."""
-
-    metrics: CallMetrics
-
-    def __init__(self, *args: Any, metrics: CallMetrics, **kwargs: Any) -> None:
-        super().__init__(*args, metrics=metrics, **kwargs)
 
 
 def metrics_endpoint(

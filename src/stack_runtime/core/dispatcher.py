@@ -239,8 +239,12 @@ class Dispatcher:
     never on the event loop's thread; ``async def`` functions run on the event
     loop. A call that runs longer than
     ``call_timeout`` seconds is answered with a ``function_timeout`` error.
-    ``metrics``, when given, is told of every call :meth:`run` runs and of every
-    envelope :meth:`prepare` refuses (as ``rejected``).
+    ``metrics``, when given, is told of every call :meth:`launch` runs and of every
+    envelope it refuses (as ``rejected``).
+
+    Run a call with :meth:`dispatch` (awaited), :meth:`dispatch_sync` (in the calling
+    thread), or, on the request path, :meth:`begin` and :meth:`begin_then`; a subclass
+    may override the steps they share (``_prepare``, :meth:`launch`, ``_run_sync``).
     """
 
     def __init__(
@@ -301,7 +305,7 @@ class Dispatcher:
             return (connector_id, type_value, name)
         return None
 
-    def prepare(self, envelope: Mapping[str, Any]) -> PreparedCall | Outcome:
+    def _prepare(self, envelope: Mapping[str, Any]) -> PreparedCall | Outcome:
         """Validate and resolve ``envelope``; a ready call or the failing :class:`Outcome`.
 
         A resolution that succeeded is remembered (for the usual envelope shapes),
@@ -369,7 +373,7 @@ class Dispatcher:
 
     # -- the call -------------------------------------------------------------------
 
-    def finish(self, call: PreparedCall, result: Any) -> Outcome:
+    def _finish(self, call: PreparedCall, result: Any) -> Outcome:
         """Check and serialize a returned ``result``."""
         encoded = encode_result(result, call.max_response_size)
         if isinstance(encoded, ErrorItem):
@@ -384,7 +388,7 @@ class Dispatcher:
             return _fail(encoded)
         return Outcome(200, encoded, None, result)
 
-    def failed(self, call: PreparedCall, exc: BaseException) -> Outcome:
+    def _failed(self, call: PreparedCall, exc: BaseException) -> Outcome:
         """The 422 for a function that raised; the traceback goes to the log only."""
         logger.error(
             kv(
@@ -396,7 +400,7 @@ class Dispatcher:
         )
         return _fail(exception_error(exc))
 
-    def timed_out(self, call: PreparedCall) -> Outcome:
+    def _timed_out(self, call: PreparedCall) -> Outcome:
         """The 422 for a call that ran past ``call_timeout``."""
         limit = js_string(self.call_timeout)
         logger.error(kv(logName="functionTimeout", function=call.name, limitSeconds=limit))
@@ -437,7 +441,7 @@ class Dispatcher:
                 if not ok:
                     return self._failure(call, value, started)
                 if type(value) in _NOT_AWAITABLE or not inspect.isawaitable(value):
-                    return self._done(call, self.finish(call, value), started)
+                    return self._done(call, self._finish(call, value), started)
                 self._go_on(call, value, started, then)
                 return None
 
@@ -505,10 +509,10 @@ class Dispatcher:
             return
         then(outcome)
 
-    def start(self, call: PreparedCall) -> Outcome | Coroutine[Any, Any, Outcome]:
+    def _start(self, call: PreparedCall) -> Outcome | Coroutine[Any, Any, Outcome]:
         """:meth:`launch`, for code that awaits: the outcome, or a coroutine that gives it.
 
-        Must be called on the event loop; :meth:`run` does both.
+        Must be called on the event loop.
         """
         future: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
 
@@ -519,11 +523,6 @@ class Dispatcher:
         outcome = self.launch(call, then)
         return outcome if outcome is not None else _outcome_of(future)
 
-    async def run(self, call: PreparedCall) -> Outcome:
-        """Run a prepared call on the event loop (``async``) or the thread pool (``def``)."""
-        started = self.start(call)
-        return started if isinstance(started, Outcome) else await started
-
     def _done(self, call: PreparedCall, outcome: Outcome, started: float) -> Outcome:
         if self.metrics is not None:
             self.metrics.finished(call.name, outcome_label(outcome), time.perf_counter() - started)
@@ -532,8 +531,8 @@ class Dispatcher:
     def _failure(self, call: PreparedCall, exc: BaseException, started: float) -> Outcome:
         """The outcome of a call that raised ``exc`` (a :class:`TimeoutError`: it timed out)."""
         if isinstance(exc, TimeoutError):
-            return self._done(call, self.timed_out(call), started)
-        return self._done(call, self.failed(call, exc), started)
+            return self._done(call, self._timed_out(call), started)
+        return self._done(call, self._failed(call, exc), started)
 
     async def _awaited(self, running: Awaitable[Any]) -> Any:
         """A ``def`` call's result from an executor that is not a :class:`CallPool`."""
@@ -558,7 +557,7 @@ class Dispatcher:
         except asyncio.CancelledError as exc:
             if task is not None and exc.args and exc.args[0] is _TIMED_OUT:
                 task.uncancel()
-                return self._done(call, self.timed_out(call), started)
+                return self._done(call, self._timed_out(call), started)
             if self.metrics is not None:  # never answered, so not counted
                 self.metrics.dropped(call.name)
             raise
@@ -569,36 +568,36 @@ class Dispatcher:
                 timer.cancel()
         if type(value) not in _NOT_AWAITABLE and inspect.isawaitable(value):
             return await self._settle(call, value, started)  # a coroutine a function returned
-        return self._done(call, self.finish(call, value), started)
+        return self._done(call, self._finish(call, value), started)
 
-    def run_sync(self, call: PreparedCall) -> Outcome:
+    def _run_sync(self, call: PreparedCall) -> Outcome:
         """Run a prepared call in the calling thread (the Lambda and CLI faces)."""
         try:
             result = call.function(call.options)
             if inspect.isawaitable(result):
                 result = asyncio.run(asyncio.wait_for(result, self.call_timeout))
         except TimeoutError:
-            return self.timed_out(call)
+            return self._timed_out(call)
         except BaseException as exc:
-            return self.failed(call, exc)
-        return self.finish(call, result)
+            return self._failed(call, exc)
+        return self._finish(call, result)
 
     def begin(self, envelope: Mapping[str, Any]) -> Outcome | Coroutine[Any, Any, Outcome]:
-        """Validate, resolve and :meth:`start` ``envelope``: its outcome, or a coroutine for it.
+        """Validate, resolve and :meth:`_start` ``envelope``: its outcome, or a coroutine for it.
 
         A refused envelope, and an ``async def`` call that needs no waiting, have
         their outcome at once; any other call is run by awaiting the coroutine
         returned.
         """
-        prepared = self.prepare(envelope)
+        prepared = self._prepare(envelope)
         if isinstance(prepared, Outcome):
             return prepared
-        return self.start(prepared)
+        return self._start(prepared)
 
     def begin_then(self, envelope: Mapping[str, Any], then: Then) -> Outcome | None:
         """Validate, resolve and :meth:`launch` ``envelope``: its outcome now, or None and
         ``then(outcome)`` later (see :meth:`launch`)."""
-        prepared = self.prepare(envelope)
+        prepared = self._prepare(envelope)
         if isinstance(prepared, Outcome):
             return prepared
         return self.launch(prepared, then)
@@ -610,7 +609,7 @@ class Dispatcher:
 
     def dispatch_sync(self, envelope: Mapping[str, Any]) -> Outcome:
         """Validate, resolve and run ``envelope`` in the calling thread."""
-        prepared = self.prepare(envelope)
+        prepared = self._prepare(envelope)
         if isinstance(prepared, Outcome):
             return prepared
-        return self.run_sync(prepared)
+        return self._run_sync(prepared)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from ..asgi.app import StackApp
 from ..asgi.auth import TokenChecker
-from ..asgi.metrics import CallMetrics, MeteredDispatcher, metrics_endpoint
+from ..asgi.metrics import CallMetrics, metrics_endpoint
 from ..asgi.state import HostState
+from ..core.dispatcher import Dispatcher
 from ..core.loader import load_extensions
 from ..core.pool import CallPool
 from ..core.watchdog import LoopWatchdog
@@ -38,7 +39,7 @@ def build_app(
     tokens = TokenChecker(settings.system_tokens)
     tracing = call_tracing()
     if tracing is None:  # the usual host: nothing of tracing on the call path
-        dispatcher = MeteredDispatcher(
+        dispatcher = Dispatcher(
             extensions, executor=executor, call_timeout=settings.call_timeout, metrics=metrics
         )
         app = StackApp(dispatcher, tokens, state)

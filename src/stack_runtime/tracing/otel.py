@@ -305,10 +305,10 @@ class TracedDispatcher(Dispatcher):
             title, context=parent, kind=SpanKind.SERVER, attributes=attributes
         )
 
-    def prepare(self, envelope: Mapping[str, Any]) -> PreparedCall | Outcome:
+    def _prepare(self, envelope: Mapping[str, Any]) -> PreparedCall | Outcome:
         span = self._open(envelope)
         try:
-            prepared = super().prepare(envelope)
+            prepared = super()._prepare(envelope)
         except BaseException as exc:
             _end_raised(span, exc)
             raise
@@ -342,12 +342,12 @@ class TracedDispatcher(Dispatcher):
             _end(span, outcome, outcome_label(outcome))
         return outcome
 
-    def run_sync(self, call: PreparedCall) -> Outcome:
+    def _run_sync(self, call: PreparedCall) -> Outcome:
         span = call.span if isinstance(call, TracedCall) else None
         if span is None:
-            return super().run_sync(call)
+            return super()._run_sync(call)
         with _current(span):
-            outcome = super().run_sync(call)
+            outcome = super()._run_sync(call)
         _end(span, outcome, outcome_label(outcome))
         return outcome
 

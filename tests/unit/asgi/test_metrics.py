@@ -6,8 +6,8 @@ import asyncio
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from stack_runtime.asgi.metrics import CallMetrics, MeteredDispatcher
-from stack_runtime.core.dispatcher import Outcome, outcome_label
+from stack_runtime.asgi.metrics import CallMetrics
+from stack_runtime.core.dispatcher import Dispatcher, Outcome, outcome_label
 from stack_runtime.core.errors import CallFailure, ErrorItem
 from stack_runtime.core.loader import Extensions, load_extensions
 
@@ -30,7 +30,7 @@ def test_outcome_labels() -> None:
 def test_metered_dispatcher_counts_each_outcome() -> None:
     extensions: Extensions = load_extensions(FIXTURES / "protocol")
     metrics = CallMetrics()
-    dispatcher = MeteredDispatcher(extensions, metrics=metrics, call_timeout=5)
+    dispatcher = Dispatcher(extensions, metrics=metrics, call_timeout=5)
 
     async def calls() -> None:
         for _ in range(3):

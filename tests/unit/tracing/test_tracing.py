@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from stack_runtime.asgi.app import StackApp
 from stack_runtime.asgi.auth import TokenChecker
-from stack_runtime.asgi.metrics import CallMetrics, MeteredDispatcher
+from stack_runtime.asgi.metrics import CallMetrics
 from stack_runtime.core.dispatcher import Dispatcher
 from stack_runtime.core.loader import load_extensions
 from stack_runtime.core.logs import request_id, trace_id
@@ -115,7 +115,7 @@ def test_the_host_is_untouched_without_otel_variables(monkeypatch: pytest.Monkey
             monkeypatch.delenv(name)
     assert call_tracing() is None
     app = build_app(Settings(extensions_dir=TREE, system_tokens=("t",)))
-    assert type(app) is StackApp and type(app.dispatcher) is MeteredDispatcher
+    assert type(app) is StackApp and type(app.dispatcher) is Dispatcher
 
 
 def test_the_host_is_traced_with_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -308,6 +308,8 @@ def test_each_process_makes_its_own_provider_after_a_fork(exporter: InMemorySpan
 
 def test_an_untraced_dispatcher_is_the_plain_one() -> None:
     """The seam adds nothing to the plain classes: the traced ones override, never patch."""
-    for name in ("prepare", "start", "run_sync", "begin", "dispatch", "dispatch_sync"):
-        assert getattr(MeteredDispatcher, name) is getattr(Dispatcher, name)
+    for name in ("_prepare", "_start", "launch", "_run_sync", "begin", "dispatch", "dispatch_sync"):
+        assert getattr(Dispatcher, name).__module__ == "stack_runtime.core.dispatcher", name
+    for name in ("_prepare", "launch", "_run_sync"):
+        assert getattr(TracedDispatcher, name) is not getattr(Dispatcher, name), name
     assert StackApp.answer is not TracedStackApp.answer
