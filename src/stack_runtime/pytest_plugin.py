@@ -29,13 +29,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .settings import ENV
+
 if TYPE_CHECKING:
     from .testing import Stack
 
 __all__ = ["pytest_addoption", "stack_extensions_dir", "stack"]
 
 _INI = "stack_extensions"
-_ENV = "STACK_EXTENSIONS_DIR"
+_ENV = ENV["extensions_dir"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

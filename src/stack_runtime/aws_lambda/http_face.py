@@ -18,6 +18,7 @@ from ..asgi.auth import TokenChecker
 from ..asgi.state import HostState
 from ..core.dispatcher import Dispatcher
 from ..core.logs import kv, logger
+from ..settings import ENV
 
 __all__ = ["HttpFace", "LambdaHostState", "build_http_face"]
 
@@ -61,8 +62,8 @@ def build_http_face(
         logger.error(
             kv(
                 logName="noSystemToken",
-                message="INTEGRATOR_EXTENSION_SYSTEM_TOKEN is not set: every HTTP call to "
-                "/function is refused with 401",
+                message=f"{ENV['system_token']} is not set: every HTTP call to /function is "
+                "refused with 401",
             )
         )
     app = StackApp(dispatcher, TokenChecker(tokens), LambdaHostState())
