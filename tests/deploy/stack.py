@@ -245,6 +245,7 @@ class Nginx:
             render_config(hosts, self.http_port, self.https_port, self.cert, self.key, self.prefix)
         )
         self.process: subprocess.Popen[bytes] | None = None
+        self._logs: tuple[list[str], str] | None = None
 
     @property
     def url(self) -> str:
@@ -291,14 +292,20 @@ class Nginx:
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process, signal.SIGQUIT, 10)
+        self._logs = (self.access_log(), self.error_log())  # kept for explain()
         shutil.rmtree(self.prefix, ignore_errors=True)
 
     def access_log(self) -> list[str]:
+        if self._logs is not None:
+            return self._logs[0]
         path = self.prefix / "access.log"
         return path.read_text().splitlines() if path.exists() else []
 
     def error_log(self) -> str:
-        return (self.prefix / "stderr.log").read_text()
+        if self._logs is not None:
+            return self._logs[1]
+        path = self.prefix / "stderr.log"
+        return path.read_text() if path.exists() else ""
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -449,6 +456,16 @@ def report(name: str, tally: Tally, folder: Path, **more: Any) -> list[str]:
     print(line)
     COUNTS.append(line)
     return duplicated
+
+
+def explain(tally: Tally, nginx: Nginx) -> str:
+    """What nginx logged for each failed call (its access line, by traceid) and its error
+    log: the message of a failed assertion on ``tally.failures``."""
+    ids = {call_id for call_id, _ in tally.failures}
+    lines = [x for x in nginx.access_log() if any(f'traceid="{i}"' in x for i in ids)]
+    errors = nginx.error_log().splitlines()[-40:]
+    head = [f"failures: {tally.failures[:5]}", "nginx access log:"]
+    return "\n".join([*head, *lines[:20], "nginx error log:", *errors])
 
 
 def served(tally: Tally, host: str) -> int:

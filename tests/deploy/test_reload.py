@@ -24,6 +24,7 @@ from .stack import (
     EXTENSIONS,
     Host,
     Stream,
+    explain,
     report,
     running_stack,
     wait_until,
@@ -209,7 +210,7 @@ def test_new_code_reaches_every_host_behind_nginx_without_losing_a_call(tmp_path
         stack.folder,
         reload_a_s=re.findall(r"logName=reloadFinished, seconds=(\S+)", a.log.read_text()),
     )
-    assert tally.failures == [] and tally.wrong == [], tally.failures[:5]
+    assert tally.failures == [] and tally.wrong == [], explain(tally, stack.nginx)
     assert duplicated == [] and tally.answered == tally.sent
     versions = tally.versions
     assert {v for t, _, v in versions if t < edited} == {1}
