@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import socket
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -13,6 +17,7 @@ from .stack import (
     AUTH,
     Host,
     Stream,
+    explain,
     records,
     report,
     running_stack,
@@ -63,7 +68,7 @@ def test_rolling_restart_loses_no_call(tmp_path: Path) -> None:
         drain_a_s=f"{drain_a:.1f}",
         drain_b_s=f"{drain_b:.1f}",
     )
-    assert tally.failures == [] and tally.wrong == []
+    assert tally.failures == [] and tally.wrong == [], explain(tally, stack.nginx)
     assert duplicated == []
     assert tally.answered == tally.sent
     assert len([r for r in records(stack.folder) if r["what"] == "call"]) == tally.sent
@@ -128,10 +133,93 @@ def test_every_drain_ends_within_its_longest_call_plus_a_second(tmp_path: Path) 
         requests_after_drain_start=late,
         closed_idle=sum(int(w["drainFinished"]["closedIdle"]) for w in workers),
     )
-    assert tally.failures == [] and tally.wrong == [], tally.failures[:5]
+    assert tally.failures == [] and tally.wrong == [], explain(tally, stack.nginx)
     assert duplicated == [] and nginx_errors == []
     assert tally.answered == tally.sent
     # each drain above and the final stop, of each of two workers
     assert len(workers) == 2 * (DRAINS + len(stack.hosts))
     assert all("drainFinished" in w for w in workers)
     assert max(drains) < LONGEST + 1.0, drains
+
+
+#: Host drains in the test below. Before the socket dropped new SYNs while it stopped, about
+#: one drain in ten under this load reset a connection that had just joined the queue.
+QUEUE_DRAINS = 16
+
+
+class _Connects:
+    """Clients that each open a new connection per call, straight to one host, send a call
+    with ``Connection: close`` and read the answer: how each attempt ended."""
+
+    def __init__(self, port: int, clients: int = 8) -> None:
+        body = json.dumps({"diy": True, "function": "record", "options": {"id": "q", "echo": 1}})
+        head = (
+            "POST /function HTTP/1.1\r\nHost: stack\r\nContent-Type: application/json\r\n"
+            f"Authorization: {AUTH['Authorization']}\r\nConnection: close\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.request = (head + body).encode()
+        self.port = port
+        self.ended: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(clients)]
+
+    def __enter__(self) -> _Connects:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with socket.socket() as conn:
+                conn.settimeout(10)
+                try:
+                    conn.connect(("127.0.0.1", self.port))
+                except OSError:
+                    ended = "refused"  # safe: a balancer tries another host
+                else:
+                    ended = self._call(conn)
+            with self._lock:
+                self.ended[ended] += 1
+            if ended == "refused":
+                time.sleep(0.001)
+
+    def _call(self, conn: socket.socket) -> str:
+        try:
+            conn.sendall(self.request)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except OSError as exc:
+            return f"lost after sending: {type(exc).__name__}"
+        return "answered" if answer.startswith(b"HTTP/1.1 200 ") else f"other: {answer[:60]!r}"
+
+
+def test_a_stopping_host_resets_no_connection_it_accepted(tmp_path: Path) -> None:
+    """1. eight clients open a new connection for every call to one host, as nginx does
+    while a host drains (each answer closes its connection);
+    2. the host gets SIGTERM, exits 0, and is started again, QUEUE_DRAINS times;
+    3. every connection the host's socket accepted got its call answered: the others were
+    refused, and none was reset with its request sent (nginx does not resend such a POST:
+    the client would get a 502)."""
+    (tmp_path / "records").mkdir()
+    host = Host("q", tmp_path)
+    ended: Counter[str] = Counter()
+    try:
+        for _ in range(QUEUE_DRAINS):
+            host.start()
+            with _Connects(host.port) as connects:
+                wait_until(lambda: connects.ended["answered"] > 200, 30, "calls answered")
+                host.terminate()
+                assert host.wait(60) == 0
+            ended += connects.ended
+    finally:
+        host.stop()
+    print(f"[queue at drain] drains={QUEUE_DRAINS} {dict(ended)}")
+    assert set(ended) == {"answered", "refused"}, ended

@@ -14,7 +14,12 @@ host, or when it retires this worker after a reload) a worker
    worker is replaced), the socket stops listening the moment its queue is
    empty, for every process that holds it (``shutdown``), rather than once the
    last of them has closed it: a connection queued in between would be reset
-   with its request already sent;
+   with its request already sent. Before that the socket drops new connection
+   requests (SYN packets, by a socket filter) for ``_SETTLE`` seconds, so that
+   no connection joins the queue between its last ``accept`` and the
+   ``shutdown`` (that one would be reset too), and the handshakes already under
+   way complete and are served. A dropped SYN is sent again by the client's
+   kernel after about a second, and then refused;
 3. finishes the calls in flight (each bounded by the call limit);
 4. leaves the keep-alive connections that were idle when the drain started for
    the balancer to close, answering (and then closing) any that still brings a
@@ -38,8 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import socket
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -61,6 +68,24 @@ __all__ = ["StackWorker", "DrainingServer"]
 
 _CLOSE = (b"connection", b"close")
 _POLL = 0.05
+_SETTLE = 0.05
+"""Seconds a stopping host's socket drops new SYNs before it stops listening: longer than a
+handshake on a private network takes to complete (its last ACK)."""
+
+# A classic BPF socket filter for a TCP listener, run on each packet from its TCP header:
+# drop (return 0) a packet whose flags have SYN without ACK, a new connection request; pass
+# the rest, such as the ACK that completes a handshake already under way.
+_DROP_SYN = b"".join(
+    struct.pack("HBBI", code, jt, jf, k)
+    for code, jt, jf, k in (
+        (0x30, 0, 0, 13),  # ldb [13]: the flags byte
+        (0x54, 0, 0, 0x12),  # and #(SYN|ACK)
+        (0x15, 0, 1, 0x02),  # jeq #SYN: next, else skip one
+        (0x06, 0, 0, 0),  # ret #0: drop
+        (0x06, 0, 0, 0xFFFFFFFF),  # ret #-1: keep the whole packet
+    )
+)
+_SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
 
 
 class _Dispatcher(Protocol):
@@ -164,6 +189,8 @@ class DrainingServer(Server):
         if host:
             self.state.mark_terminating()
         self._answer_with_close()
+        if host and _refuse_new_connections(sockets or []):
+            await asyncio.sleep(_SETTLE)  # every process goes on accepting what is queued
         accepted = self._take_queued_connections(sockets or [], host)
         for server in self.servers:
             server.close()
@@ -236,7 +263,9 @@ class DrainingServer(Server):
                 while True:
                     try:
                         conn, _ = raw.accept()
-                    except OSError:
+                    except ConnectionAbortedError:  # reset by its client while queued
+                        continue
+                    except OSError:  # the queue is empty (or the socket stopped)
                         break
                     taken += 1
                     conn.setblocking(False)
@@ -256,6 +285,25 @@ class DrainingServer(Server):
             await loop.connect_accepted_socket(protocol, conn)
         except OSError:
             conn.close()
+
+
+def _refuse_new_connections(sockets: list[socket.socket]) -> bool:
+    """Make the TCP listeners drop new connection requests (SYN packets) from now on, for
+    every process that holds them; whether any did. The connections already queued, and
+    the handshakes under way, still complete."""
+    program = ctypes.create_string_buffer(_DROP_SYN)
+    fprog = struct.pack("HP", len(_DROP_SYN) // 8, ctypes.addressof(program))
+    done = False
+    for listener in sockets:
+        if listener.family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+        except OSError as exc:  # not Linux, or no filter allowed: refused after the queue
+            logger.warning(kv(logName="drainFilterFailed", error=str(exc)))
+            continue
+        done = True
+    return done
 
 
 class StackWorker(UvicornWorker):  # type: ignore[misc]
