@@ -223,3 +223,4 @@ def test_a_stopping_host_resets_no_connection_it_accepted(tmp_path: Path) -> Non
         host.stop()
     print(f"[queue at drain] drains={QUEUE_DRAINS} {dict(ended)}")
     assert set(ended) == {"answered", "refused"}, ended
+    assert "logName=drainFilterFailed" not in host.log.read_text()

@@ -299,8 +299,14 @@ def _refuse_new_connections(sockets: list[socket.socket]) -> bool:
             continue
         try:
             listener.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
-        except OSError as exc:  # not Linux, or no filter allowed: refused after the queue
-            logger.warning(kv(logName="drainFilterFailed", error=str(exc)))
+        except OSError as exc:  # not Linux, or a kernel or seccomp profile that refuses it
+            logger.warning(
+                kv(
+                    logName="drainFilterFailed",
+                    error=str(exc),
+                    effect="a connection queued as the socket stops may be reset",
+                )
+            )
             continue
         done = True
     return done
