@@ -1,4 +1,4 @@
-"""The errors of the protocol (docs/integrator-protocol.md) exactly as integrator.io receives them, key order included.
+"""The errors of the protocol (docs/integrator-io.md) exactly as integrator.io receives them, key order included.
 
 Written out here by hand (not taken from the package) so a test notices when the package's
 texts drift from the protocol.

@@ -1,6 +1,6 @@
 'use strict'
 // The Node reference host for the benchmark: integrator-extension 0.3.12 behind
-// Express 4.21, set up as the published server host is (docs/integrator-protocol.md): a JSON body
+// Express 4.21, set up as the published server host is (docs/integrator-io.md): a JSON body
 // parser with a 50 MB limit, one express-winston line per finished request, the
 // bearer check, and the reference's keep-alive and request timeouts.
 // Environment: PORT, INTEGRATOR_EXTENSION_SYSTEM_TOKEN.

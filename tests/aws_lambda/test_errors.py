@@ -1,4 +1,4 @@
-"""Every 422 of the protocol (docs/integrator-protocol.md), as a Lambda function error whose message is the JSON
+"""Every 422 of the protocol (docs/integrator-io.md), as a Lambda function error whose message is the JSON
 ``{"statusCode": 422, "errors": [...]}``, under AWS's real runtime client."""
 
 from __future__ import annotations

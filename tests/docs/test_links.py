@@ -44,7 +44,7 @@ def problems(document: Path, text: str | None = None) -> list[str]:
 
 def test_the_published_documents_are_found() -> None:
     names = {p.relative_to(ROOT).as_posix() for p in documents()}
-    assert {"README.md", "docs/index.md", "docs/integrator-protocol.md"} <= names, names
+    assert {"README.md", "docs/index.md", "docs/integrator-io.md"} <= names, names
 
 
 @pytest.mark.parametrize("document", documents(), ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -60,10 +60,10 @@ def test_a_broken_link_is_reported() -> None:
         "see https://example.com/ here": "points outside the repository",
         "[b](../../elsewhere.md)": "points outside the repository",
         "[c](missing.md)": "no such file",
-        "[d](integrator-protocol.md#no-such-heading)": "has no heading #no-such-heading",
+        "[d](integrator-io.md#no-such-heading)": "has no heading #no-such-heading",
         "[e](../Makefile)": "the site has only docs/",
     }
-    good = "# Probe\n[f](integrator-protocol.md#the-answers) `[g](in-code.md)` [h](#probe)\n"
+    good = "# Probe\n[f](integrator-io.md#the-answers) `[g](in-code.md)` [h](#probe)\n"
     text = good + "\n".join(bad) + "\n```sh\n[i](https://in-a-block/)\n```\n"
     reported = problems(DOCS / "probe.md", text)  # as if it were a page of the site
     assert len(reported) == len(bad), reported

@@ -1,4 +1,4 @@
-"""The protocol (docs/integrator-protocol.md), row by row, against the real ``stack-runtime serve`` over HTTP."""
+"""The protocol (docs/integrator-io.md), row by row, against the real ``stack-runtime serve`` over HTTP."""
 
 from __future__ import annotations
 
