@@ -46,9 +46,7 @@ def test_a_broken_link_or_a_page_left_out_fails_the_build(tmp_path: Path) -> Non
         (tmp_path / hook).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / hook, tmp_path / hook)  # mkdocs finds them beside the config
     index = tmp_path / "docs" / "index.md"
-    index.write_text(
-        index.read_text() + "\n[gone](gone.md) [nowhere](integrator-io.md#nowhere)\n"
-    )
+    index.write_text(index.read_text() + "\n[gone](gone.md) [nowhere](integrator-io.md#nowhere)\n")
     (tmp_path / "docs" / "stray.md").write_text("# Stray\n")
     built = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert built.returncode == 1, built.stderr
