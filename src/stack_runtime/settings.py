@@ -534,33 +534,54 @@ def _who(command: str) -> str:
     return "Lambda" if command == "lambda" else f"`{command}`"
 
 
-def _default(spec: Setting) -> str:
-    if spec.default in spec.shown:
-        default = spec.shown[spec.default]  # in words
-    else:
-        default = "—" if spec.default is None else f"`{spec.show(spec.default)}`"
+def _default(spec: Setting, value: Any) -> str:
+    """A default in the reference's words: as the setting shows it, or as code."""
+    if value in spec.shown:
+        return spec.shown[value]
+    return "—" if value is None else f"`{spec.show(value)}`"
+
+
+def _defaults(spec: Setting) -> str:
     others = [f"{_who(c)}: {spec.show(v)}" for c, v in spec.defaults.items()]
-    return "; ".join([default, *others])
+    return "; ".join([_default(spec, spec.default), *others])
 
 
-def settings_reference() -> str:
-    """The settings as a Markdown table, for the documentation's configuration page:
-    each setting's environment variable, flag, value, default, commands and meaning."""
-    rows = [
-        "| Environment variable | Flag | Value | Default | Read by | Meaning |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for spec in SETTINGS:
-        flag = "—"
-        if spec.flag:
-            flag = f"`{spec.flag}{f' {spec.metavar}' if spec.metavar else ''}`"
-            if isinstance(spec.kind, Switch):
-                flag += f", `--no-{spec.flag[2:]}`"
-            if set(spec.flag_in) != set(spec.read_by) - {"lambda"}:
-                flag += f" ({', '.join(map(_who, spec.flag_in))} only)"
-        sentences = (f"{spec.help[0].upper()}{spec.help[1:]}.", spec.detail, *spec.notes.values())
-        meaning = " ".join(t for t in sentences if t)
-        value = spec.kind.describe()
-        cells = (f"`{spec.env}`", flag, value, _default(spec), ", ".join(map(_who, spec.read_by)))
-        rows.append(f"| {' | '.join((*cells, meaning))} |")
+def settings_reference(reader: str | None = None) -> str:
+    """The settings as a Markdown table, for the documentation.
+
+    Without ``reader``, the configuration page's table: every setting's environment
+    variable, flag, value, default, readers and meaning. With ``reader`` (one of
+    :data:`COMMANDS`, as ``"lambda"`` for the Lambda page), only the settings it reads,
+    with its own default and its own notes, and no flag column when it has no flags."""
+    if reader is not None and reader not in COMMANDS:
+        raise ValueError(f"no such reader of settings: {reader!r}")
+    specs = SETTINGS if reader is None else tuple(settings_for(reader))
+    flags = reader is None or any(reader in spec.flag_in for spec in specs)
+    head = ["Environment variable", *(["Flag"] if flags else []), "Value", "Default"]
+    head += ["Read by", "Meaning"] if reader is None else ["Meaning"]
+    rows = [f"| {' | '.join(head)} |", f"|{' --- |' * len(head)}"]
+    for spec in specs:
+        cells = [f"`{spec.env}`"]
+        if flags:
+            cells.append(_flag(spec, reader))
+        cells.append(spec.kind.describe())
+        if reader is None:
+            cells += [_defaults(spec), ", ".join(map(_who, spec.read_by))]
+        else:
+            cells.append(_default(spec, spec.default_for(reader)))
+        notes = spec.notes.values() if reader is None else [spec.notes.get(reader, "")]
+        sentences = (f"{spec.help[0].upper()}{spec.help[1:]}.", spec.detail, *notes)
+        cells.append(" ".join(t for t in sentences if t))
+        rows.append(f"| {' | '.join(cells)} |")
     return "\n".join(rows) + "\n"
+
+
+def _flag(spec: Setting, reader: str | None) -> str:
+    if not spec.flag or (reader is not None and reader not in spec.flag_in):
+        return "—"
+    flag = f"`{spec.flag}{f' {spec.metavar}' if spec.metavar else ''}`"
+    if isinstance(spec.kind, Switch):
+        flag += f", `--no-{spec.flag[2:]}`"
+    if reader is None and set(spec.flag_in) != set(spec.read_by) - {"lambda"}:
+        flag += f" ({', '.join(map(_who, spec.flag_in))} only)"
+    return flag

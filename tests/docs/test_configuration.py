@@ -1,5 +1,6 @@
-"""The configuration page's table of settings is made from the code's table at build time
-(the mkdocs hook scripts/mkdocs_hooks.py), so it lists exactly what the commands read."""
+"""The tables of settings on the configuration page and the Lambda page are made from the
+code's table at build time (the mkdocs hook scripts/mkdocs_hooks.py), so they list exactly
+what the commands and the Lambda face read."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import html
 import re
 import shutil
 from pathlib import Path
+
+import pytest
 
 from stack_runtime.settings import SETTINGS
 
@@ -28,10 +31,17 @@ def _rows(page: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_the_built_page_lists_every_setting_with_its_flag(tmp_path: Path) -> None:
-    built = build(ROOT / "mkdocs.yml", tmp_path / "site")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once from the repository's docs."""
+    out = tmp_path_factory.mktemp("site")
+    built = build(ROOT / "mkdocs.yml", out)
     assert built.returncode == 0, built.stderr
-    page = (tmp_path / "site" / "configuration" / "index.html").read_text()
+    return out
+
+
+def test_the_built_page_lists_every_setting_with_its_flag(site: Path) -> None:
+    page = (site / "configuration" / "index.html").read_text()
     assert "settings-reference" not in page  # the marker was replaced
     rows = _rows(page)
     for spec in SETTINGS:
@@ -44,13 +54,35 @@ def test_the_built_page_lists_every_setting_with_its_flag(tmp_path: Path) -> Non
         assert spec.help[1:] in rows[spec.env][-1], (spec.env, rows[spec.env])
 
 
-def test_a_configuration_page_without_the_marker_fails_the_build(tmp_path: Path) -> None:
+def test_the_built_lambda_page_lists_what_the_lambda_face_reads(site: Path) -> None:
+    page = (site / "lambda" / "index.html").read_text()
+    assert "settings-reference" not in page
+    rows = _rows(page)
+    for spec in SETTINGS:
+        if "lambda" not in spec.read_by:
+            assert spec.env not in rows, f"{spec.env} is on the Lambda page; Lambda never reads it"
+            continue
+        assert spec.env in rows, f"{spec.env} is not on the Lambda page"
+        meaning = rows[spec.env][-1]
+        assert spec.help[1:] in meaning, (spec.env, meaning)
+        assert spec.notes.get("lambda", "") in meaning, (spec.env, meaning)
+
+
+@pytest.mark.parametrize(
+    ("name", "marker"),
+    [
+        ("configuration.md", "<!-- settings-reference -->"),
+        ("lambda.md", "<!-- settings-reference lambda -->"),
+    ],
+)
+def test_a_page_without_its_marker_fails_the_build(tmp_path: Path, name: str, marker: str) -> None:
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
     shutil.copytree(DOCS, tmp_path / "docs")
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "mkdocs_hooks.py", tmp_path / "scripts")
-    page = tmp_path / "docs" / "configuration.md"
-    page.write_text(page.read_text().replace("<!-- settings-reference -->", ""))
+    page = tmp_path / "docs" / name
+    assert marker in page.read_text()
+    page.write_text(page.read_text().replace(marker, ""))
     built = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert built.returncode == 1, built.stderr
-    assert "configuration.md has no line <!-- settings-reference -->" in built.stderr
+    assert f"{name} has no line {marker}" in built.stderr

@@ -9,6 +9,7 @@ from stack_runtime.settings import (
     SETTINGS,
     Settings,
     load_settings,
+    setting,
     settings_reference,
 )
 
@@ -133,3 +134,22 @@ def test_the_reference_lists_every_setting() -> None:
             assert f"`{spec.flag}" in row
         assert spec.help[1:] in row
     assert "| `STACK_HOST` | `--host HOST` | text | `0.0.0.0`; `dev`: 127.0.0.1 |" in reference
+
+
+def test_a_readers_reference_lists_what_it_reads_with_its_own_defaults_and_notes() -> None:
+    reference = settings_reference("lambda")
+    rows = [line for line in reference.splitlines() if line.startswith("| `")]
+    read = [spec for spec in SETTINGS if "lambda" in spec.read_by]
+    assert [row.split(" | ")[0] for row in rows] == [f"| `{spec.env}`" for spec in read]
+    assert reference.startswith("| Environment variable | Value | Default | Meaning |")
+    assert "--" not in reference.replace("| --- ", "")  # Lambda has no flags
+    timeout = setting("call_timeout")
+    row = next(r for r in rows if r.startswith(f"| `{timeout.env}`"))
+    assert f"| {timeout.shown[None]} |" in row  # Lambda's default, not serve's
+    assert timeout.notes["lambda"] in row
+    token = next(r for r in rows if r.startswith("| `INTEGRATOR_EXTENSION_SYSTEM_TOKEN` |"))
+    assert setting("system_token").notes["dev"] not in token  # another reader's note
+    # A command with flags keeps the flag column.
+    assert settings_reference("dev").startswith("| Environment variable | Flag |")
+    with pytest.raises(ValueError, match="no such reader"):
+        settings_reference("deploy")
