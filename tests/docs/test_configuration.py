@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from stack_runtime.settings import SETTINGS
 
-from ..conftest import ROOT
-from .markdown import DOCS
-from .test_site import build
+from .conftest import Built
+from .site import build, copy_site
 
 
 def _rows(page: str) -> dict[str, list[str]]:
@@ -31,13 +29,11 @@ def _rows(page: str) -> dict[str, list[str]]:
     return rows
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built once from the repository's docs."""
-    out = tmp_path_factory.mktemp("site")
-    built = build(ROOT / "mkdocs.yml", out)
-    assert built.returncode == 0, built.stderr
-    return out
+@pytest.fixture
+def site(built_site: Built) -> Path:
+    """The repository's site, built (once) without an error."""
+    assert built_site.result.returncode == 0, built_site.result.stderr
+    return built_site.site
 
 
 def test_the_built_page_lists_every_setting_with_its_flag(site: Path) -> None:
@@ -76,13 +72,10 @@ def test_the_built_lambda_page_lists_what_the_lambda_face_reads(site: Path) -> N
     ],
 )
 def test_a_page_without_its_marker_fails_the_build(tmp_path: Path, name: str, marker: str) -> None:
-    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    shutil.copytree(DOCS, tmp_path / "docs")
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "mkdocs_hooks.py", tmp_path / "scripts")
+    config = copy_site(tmp_path)
     page = tmp_path / "docs" / name
     assert marker in page.read_text()
     page.write_text(page.read_text().replace(marker, ""))
-    built = build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    built = build(config, tmp_path / "site")
     assert built.returncode == 1, built.stderr
     assert f"{name} has no line {marker}" in built.stderr
